@@ -1,0 +1,95 @@
+"""Turn the search space declared in config into ``trial.suggest_*`` calls.
+
+A space is a nested mapping that mirrors the config; every leaf that has a ``type`` key is one
+Optuna parameter, named by its dotted config path (``events.k_atr``), and the sampled value replaces
+that config value for the trial. Leaf forms::
+
+    {type: float, low: 0.1, high: 2.0, log: false, step: null}
+    {type: int, low: 10, high: 60, step: 5, log: false}
+    {type: categorical, choices: [true, false]}
+
+Ranges can be changed from the command line, e.g. ``stage.space.events.k_atr.high=2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import optuna
+from omegaconf import DictConfig, OmegaConf
+
+from opt.errors import ConfigError
+
+__all__ = ["iter_space", "suggest", "apply_params", "validate_space"]
+
+_TYPES = ("float", "int", "categorical")
+
+
+def iter_space(space: Mapping[str, Any] | DictConfig, prefix: str = "") -> Iterator[tuple[str, dict]]:
+    """Yield ``(dotted_name, spec)`` for every parameter leaf of ``space``, in declaration order."""
+    items = space.items() if not isinstance(space, DictConfig) else OmegaConf.to_container(space).items()
+    for key, value in items:
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and "type" in value:
+            yield name, dict(value)
+        elif isinstance(value, Mapping):
+            yield from iter_space(value, prefix=f"{name}.")
+        else:
+            raise ConfigError(f"search space entry '{name}' must be a mapping with a 'type' key, got {value!r}")
+
+
+def validate_space(space: Mapping[str, Any] | DictConfig, cfg: DictConfig, *, where: str) -> None:
+    """Check every leaf of ``space`` (type, bounds) and that its config path exists in ``cfg``.
+
+    Raises:
+        ConfigError: naming ``<where>.<path>`` and the rule broken.
+    """
+    for name, spec in iter_space(space):
+        key = f"{where}.{name}"
+        kind = spec.get("type")
+        if kind not in _TYPES:
+            raise ConfigError(f"{key}.type must be one of {_TYPES}, got {kind!r}")
+        if OmegaConf.select(cfg, name, default="__missing__") == "__missing__":
+            raise ConfigError(f"{key}: the config has no key '{name}' for this parameter to set")
+        if kind == "categorical":
+            if not spec.get("choices"):
+                raise ConfigError(f"{key}.choices must be a non-empty list")
+            continue
+        low, high = spec.get("low"), spec.get("high")
+        if low is None or high is None or not low <= high:
+            raise ConfigError(f"{key} needs low <= high, got low={low!r} high={high!r}")
+        if spec.get("log") and low <= 0:
+            raise ConfigError(f"{key}: a log-scale range needs low > 0, got {low!r}")
+
+
+def suggest(trial: optuna.Trial, space: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
+    """Sample every parameter of ``space`` on ``trial``.
+
+    Returns:
+        ``{dotted_name: value}`` in declaration order.
+    """
+    params: dict[str, Any] = {}
+    for name, spec in iter_space(space):
+        kind = spec["type"]
+        if kind == "float":
+            params[name] = trial.suggest_float(
+                name, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log", False)),
+                step=spec.get("step"),
+            )
+        elif kind == "int":
+            params[name] = trial.suggest_int(
+                name, int(spec["low"]), int(spec["high"]), step=int(spec.get("step") or 1),
+                log=bool(spec.get("log", False)),
+            )
+        else:
+            params[name] = trial.suggest_categorical(name, list(spec["choices"]))
+    return params
+
+
+def apply_params(cfg: DictConfig, params: Mapping[str, Any]) -> DictConfig:
+    """Return a copy of ``cfg`` with each dotted ``params`` key set to its value (``cfg`` is untouched)."""
+    out = cfg.copy()
+    for name, value in params.items():
+        OmegaConf.update(out, name, value, merge=False)
+    return out

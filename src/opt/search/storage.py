@@ -1,0 +1,69 @@
+"""Optuna storage from ``search.storage``.
+
+- ``null`` (default): a journal file ``experiments/optuna-journal.log`` (Optuna's journal file storage
+  is safe for several processes on one host; SQLite is not, per Optuna's FAQ).
+- ``journal:PATH`` or a path ending in ``.log``/``.journal``: a journal file at PATH.
+- ``sqlite:///...``, ``postgresql://...``, ``mysql://...``: an RDB storage with heartbeats, so a trial
+  whose process died is marked FAIL after ``search.grace_period`` seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+from omegaconf import DictConfig
+
+from opt.errors import ConfigError
+
+__all__ = ["make_storage", "study_name_for", "describe_storage"]
+
+_RDB_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql")
+
+
+def study_name_for(cfg: DictConfig, stage: int) -> str:
+    """The Optuna study name of ``stage``: ``<search.study_name>-stage<stage>``."""
+    return f"{cfg.search.study_name}-stage{stage}"
+
+
+def describe_storage(cfg: DictConfig) -> str:
+    """Human-readable storage location (for logs, tags and optuna-dashboard)."""
+    url = cfg.search.storage
+    if url is None:
+        return str(Path(cfg.paths.experiments) / "optuna-journal.log")
+    return str(url)
+
+
+def make_storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
+    """Open the storage named by ``cfg.search.storage`` (see the module docstring).
+
+    Raises:
+        ConfigError: naming ``search.storage`` when the URL is not understood or cannot be opened.
+    """
+    url = cfg.search.storage
+    if url is None or str(url).startswith("journal:") or str(url).endswith((".log", ".journal")):
+        path = Path(str(url).removeprefix("journal:")) if url else Path(cfg.paths.experiments) / "optuna-journal.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        backend = optuna.storages.journal.JournalFileBackend(
+            str(path), lock_obj=optuna.storages.journal.JournalFileOpenLock(str(path))
+        )
+        return optuna.storages.JournalStorage(backend)
+    url = str(url)
+    if not url.startswith(_RDB_PREFIXES):
+        raise ConfigError(
+            f"search.storage={url!r} is not understood: use null (journal file under experiments/), "
+            "journal:PATH, sqlite:///PATH, or postgresql://USER@HOST:PORT/DB"
+        )
+    if url.startswith("postgres:"):
+        url = "postgresql:" + url[len("postgres:"):]
+    heartbeat = cfg.search.get("heartbeat_interval", 10)
+    grace = cfg.search.get("grace_period", 30)
+    try:
+        return optuna.storages.RDBStorage(
+            url,
+            heartbeat_interval=int(heartbeat) if heartbeat else None,
+            grace_period=int(grace) if heartbeat else None,
+            engine_kwargs={"pool_pre_ping": True} if url.startswith(("postgresql", "mysql")) else None,
+        )
+    except Exception as exc:  # noqa: BLE001 - a store that will not open is a user problem
+        raise ConfigError(f"search.storage={url!r} could not be opened: {exc}") from exc

@@ -1,0 +1,142 @@
+"""The life of one trial: sample, run the stage, log a nested MLflow run, close it with the right status.
+
+Every trial gets a child run of the invocation's parent run, with tags ``opt.stage``, ``opt.study``,
+``opt.trial_number`` and ``opt.trial_state`` (COMPLETE, PRUNED, FAIL). The run is closed whatever
+happens: FINISHED for complete and pruned trials, FAILED when the stage raised (the error is
+recorded as tag ``opt.error`` and trial attribute ``error``; Optuna marks the trial FAIL and the study
+goes on), KILLED on Ctrl-C / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from omegaconf import DictConfig
+
+from opt.search.market import PreparedMarket
+from opt.search.space import apply_params, suggest
+from opt.tracking import Tracker
+from opt.tracking.artifacts import flatten_config, write_config
+
+__all__ = ["StudyContext", "TrialResult", "TrialPrunedWithReason", "make_objective", "DATA_SECTIONS"]
+
+#: config sections logged as params of every trial (the values that shape the data and the model)
+DATA_SECTIONS = ("data", "instrument", "levels", "events", "outcome", "features", "split", "model")
+
+
+@dataclass
+class TrialResult:
+    """What a stage function returns.
+
+    Attributes:
+        metrics: metric name -> value; must contain a finite ``score``.
+        write_artifacts: writes the trial's files into the given folder (logged as run artifacts).
+        step_metrics: per-step (e.g. per-fold) metrics: name -> values, logged with step = index.
+        tags: extra run tags.
+    """
+
+    metrics: dict[str, float]
+    write_artifacts: Callable[[Path], None] | None = None
+    step_metrics: dict[str, list[float]] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class TrialPrunedWithReason(optuna.TrialPruned):
+    """Prune a trial, keeping the reason and the metrics computed so far for the record."""
+
+    def __init__(self, reason: str, metrics: dict[str, float] | None = None,
+                 write_artifacts: Callable[[Path], None] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.metrics = metrics or {}
+        self.write_artifacts = write_artifacts
+
+
+@dataclass
+class StudyContext:
+    """What every trial of one invocation shares (built once per study)."""
+
+    cfg: DictConfig
+    stage: int
+    study_label: str
+    market: PreparedMarket
+    tracker: Tracker
+    parent_run_id: str
+    space: Any
+    extra_tags: dict[str, str] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+StageFn = Callable[[StudyContext, optuna.Trial, DictConfig], TrialResult]
+
+
+def _log_result(sc: StudyContext, run_id: str, metrics: dict[str, float], steps: dict[str, list[float]],
+                write_artifacts: Callable[[Path], None] | None, cfg: DictConfig) -> None:
+    sc.tracker.log(run_id, metrics=metrics)
+    for name, values in steps.items():
+        for i, v in enumerate(values):
+            sc.tracker.log(run_id, metrics={name: v}, step=i)
+    with tempfile.TemporaryDirectory(prefix="opt-artifacts-") as tmp:
+        folder = Path(tmp)
+        write_config(cfg, folder)
+        if write_artifacts is not None:
+            write_artifacts(folder)
+        sc.tracker.log_artifacts(run_id, folder)
+
+
+def make_objective(sc: StudyContext, stage_fn: StageFn) -> Callable[[optuna.Trial], float]:
+    """Wrap ``stage_fn`` into an Optuna objective that tracks every trial in MLflow."""
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest(trial, sc.space)
+        cfg = apply_params(sc.cfg, params)
+        tags = {"opt.stage": str(sc.stage), "opt.study": sc.study_label, "opt.trial_number": str(trial.number),
+                "opt.role": "trial", **sc.extra_tags}
+        run_id = sc.tracker.start_run(name=f"stage{sc.stage}-trial-{trial.number:04d}", tags=tags,
+                                      parent_run_id=sc.parent_run_id)
+        trial.set_user_attr("mlflow_run_id", run_id)
+        sc.tracker.log(run_id, params={**flatten_config(cfg, DATA_SECTIONS), **params})
+        status = "FAILED"
+        try:
+            result = stage_fn(sc, trial, cfg)
+            score = float(result.metrics.get("score", math.nan))
+            if not math.isfinite(score):
+                raise ValueError(f"score is not finite ({score}); metrics: {result.metrics}")
+            _log_result(sc, run_id, result.metrics, result.step_metrics, result.write_artifacts, cfg)
+            sc.tracker.log(run_id, tags={"opt.trial_state": "COMPLETE", **result.tags})
+            trial.set_user_attr("metrics", {k: float(v) for k, v in result.metrics.items()})
+            status = "FINISHED"
+            return score
+        except TrialPrunedWithReason as pruned:
+            _log_result(sc, run_id, pruned.metrics, {}, pruned.write_artifacts, cfg)
+            sc.tracker.log(run_id, tags={"opt.trial_state": "PRUNED", "opt.prune_reason": pruned.reason})
+            trial.set_user_attr("prune_reason", pruned.reason)
+            trial.set_user_attr("metrics", {k: float(v) for k, v in pruned.metrics.items()})
+            status = "FINISHED"
+            raise
+        except optuna.TrialPruned as pruned:  # raised by a pruner via trial.should_prune()
+            sc.tracker.log(run_id, tags={"opt.trial_state": "PRUNED", "opt.prune_reason": str(pruned) or "pruner"})
+            trial.set_user_attr("prune_reason", str(pruned) or "pruner")
+            status = "FINISHED"
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            status = "KILLED"
+            sc.tracker.log(run_id, tags={"opt.trial_state": "FAIL", "opt.error": "interrupted"})
+            raise
+        except Exception as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            trial.set_user_attr("error", message[:2000])
+            sc.tracker.log(run_id, tags={"opt.trial_state": "FAIL", "opt.error": message[:5000],
+                                         "opt.traceback": traceback.format_exc()[-5000:]})
+            raise
+        finally:
+            sc.tracker.end_run(run_id, status)
+
+    return objective
