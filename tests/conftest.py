@@ -9,6 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
+from opt.cli import normalize_overrides
 from opt.paths import conf_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,7 +21,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 def compose_config(overrides: list[str] | None = None) -> DictConfig:
     """Compose opt's Hydra config with ``overrides`` (as the CLI does)."""
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides or []))
+        return compose(config_name="config", overrides=normalize_overrides(list(overrides or [])))
 
 
 @pytest.fixture

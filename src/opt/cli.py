@@ -15,6 +15,7 @@ values) print one clear line on stderr and exit with status 2, without a traceba
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from importlib import import_module
@@ -26,7 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 from opt.errors import USER_ERROR_EXIT_CODE, OptError
 from opt.paths import conf_dir
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "COMMANDS", "normalize_overrides"]
 
 #: command -> "module:function" taking the composed config
 COMMANDS: dict[str, str] = {
@@ -50,6 +51,18 @@ examples:
   python -m opt run +stage=1 data=csv data.path=../shared/data/ES_1min.csv instrument=es search.n_trials=5
   python -m opt run +stage=1 --cfg job          # print the composed config
 """
+
+
+_NUMERIC_GROUP = re.compile(r"^(\+{0,2}|~)?(stage)=(\d+)$")
+
+
+def normalize_overrides(args: list[str]) -> list[str]:
+    """Quote numeric choices of the ``stage`` group (``+stage=1`` -> ``+stage='1'``).
+
+    Hydra parses ``1`` as an int, which it refuses as a config group choice; the quoted form selects
+    ``conf/stage/1.yaml`` as intended. Other arguments pass through unchanged.
+    """
+    return [_NUMERIC_GROUP.sub(r"\1\2='\3'", a) for a in args]
 
 
 def _load(target: str) -> Callable[[DictConfig], int | None]:
@@ -99,5 +112,5 @@ def main(argv: list[str] | None = None) -> None:
     def _app(cfg: DictConfig) -> None:
         _guarded(task, cfg)
 
-    sys.argv = [f"opt-{command}", *rest]
+    sys.argv = [f"opt-{command}", *normalize_overrides(rest)]
     _app()
