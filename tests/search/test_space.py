@@ -60,3 +60,25 @@ def test_apply_params_overrides_a_copy() -> None:
 def test_validate_space_names_the_key_and_rule(space: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         validate_space(space, compose_config(), where="stage.space")
+
+
+def test_offset_parameters_keep_the_order_for_every_trial() -> None:
+    space = OmegaConf.create({"features": {
+        "window_short": {"type": "int", "low": 2, "high": 8},
+        "window_mid": {"type": "int", "low": 1, "high": 20, "offset_of": "features.window_short"},
+        "window_long": {"type": "int", "low": 5, "high": 50, "offset_of": "features.window_mid"},
+    }})
+    validate_space(space, compose_config(), where="stage.space")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(50):
+        trial = study.ask()
+        p = suggest(trial, space)
+        assert p["features.window_short"] < p["features.window_mid"] < p["features.window_long"]
+        assert p["features.window_mid"] == p["features.window_short"] + trial.params["features.window_mid__delta"]
+        study.tell(trial, 0.0)
+
+
+def test_offset_must_name_an_earlier_parameter() -> None:
+    space = {"features": {"window_mid": {"type": "int", "low": 1, "high": 5, "offset_of": "features.window_short"}}}
+    with pytest.raises(ConfigError, match="offset_of"):
+        validate_space(space, compose_config(), where="stage.space")

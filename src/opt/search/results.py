@@ -31,7 +31,7 @@ def best_record(study: optuna.Study) -> dict[str, Any] | None:
         "trial": best.number,
         "score": float(best.value),
         "mlflow_run_id": best.user_attrs.get("mlflow_run_id"),
-        "params": dict(best.params),
+        "params": dict(best.user_attrs.get("config_params", best.params)),
         "metrics": dict(best.user_attrs.get("metrics", {})),
         "n_trials": len(study.get_trials(deepcopy=False)),
         "n_complete": len(complete),

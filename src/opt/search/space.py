@@ -7,6 +7,12 @@ that config value for the trial. Leaf forms::
     {type: float, low: 0.1, high: 2.0, log: false, step: null}
     {type: int, low: 10, high: 60, step: 5, log: false}
     {type: categorical, choices: [true, false]}
+    {type: int, low: 5, high: 25, offset_of: features.window_short}
+
+A leaf with ``offset_of`` is searched as a positive difference (the Optuna parameter is named
+``<name>__delta``) and its config value is ``value of offset_of + delta``, so an order constraint such
+as ``window_short < window_mid < window_long`` holds for every trial (freqtrade's habit). The base
+must come earlier in the space.
 
 Ranges can be changed from the command line, e.g. ``stage.space.events.k_atr.high=2``.
 """
@@ -45,6 +51,7 @@ def validate_space(space: Mapping[str, Any] | DictConfig, cfg: DictConfig, *, wh
     Raises:
         ConfigError: naming ``<where>.<path>`` and the rule broken.
     """
+    seen: set[str] = set()
     for name, spec in iter_space(space):
         key = f"{where}.{name}"
         kind = spec.get("type")
@@ -53,37 +60,48 @@ def validate_space(space: Mapping[str, Any] | DictConfig, cfg: DictConfig, *, wh
         if OmegaConf.select(cfg, name, default="__missing__") == "__missing__":
             raise ConfigError(f"{key}: the config has no key '{name}' for this parameter to set")
         if kind == "categorical":
+            seen.add(name)
             if not spec.get("choices"):
                 raise ConfigError(f"{key}.choices must be a non-empty list")
             continue
+        base = spec.get("offset_of")
+        if base is not None and base not in seen:
+            raise ConfigError(f"{key}.offset_of={base!r} must name a parameter declared before it")
+        seen.add(name)
         low, high = spec.get("low"), spec.get("high")
         if low is None or high is None or not low <= high:
             raise ConfigError(f"{key} needs low <= high, got low={low!r} high={high!r}")
         if spec.get("log") and low <= 0:
             raise ConfigError(f"{key}: a log-scale range needs low > 0, got {low!r}")
+        if base is not None and low <= 0:
+            raise ConfigError(f"{key}: an offset needs low > 0 so the order holds, got {low!r}")
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
     """Sample every parameter of ``space`` on ``trial``.
 
     Returns:
-        ``{dotted_name: value}`` in declaration order.
+        ``{dotted_name: config value}`` in declaration order (offsets already added to their base).
     """
     params: dict[str, Any] = {}
     for name, spec in iter_space(space):
         kind = spec["type"]
+        base = spec.get("offset_of")
+        pname = f"{name}__delta" if base is not None else name
         if kind == "float":
             params[name] = trial.suggest_float(
-                name, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log", False)),
+                pname, float(spec["low"]), float(spec["high"]), log=bool(spec.get("log", False)),
                 step=spec.get("step"),
             )
         elif kind == "int":
             params[name] = trial.suggest_int(
-                name, int(spec["low"]), int(spec["high"]), step=int(spec.get("step") or 1),
+                pname, int(spec["low"]), int(spec["high"]), step=int(spec.get("step") or 1),
                 log=bool(spec.get("log", False)),
             )
         else:
             params[name] = trial.suggest_categorical(name, list(spec["choices"]))
+        if base is not None:
+            params[name] = params[base] + params[name]
     return params
 
 

@@ -102,6 +102,7 @@ def make_objective(sc: StudyContext, stage_fn: StageFn) -> Callable[[optuna.Tria
         run_id = sc.tracker.start_run(name=f"stage{sc.stage}-trial-{trial.number:04d}", tags=tags,
                                       parent_run_id=sc.parent_run_id)
         trial.set_user_attr("mlflow_run_id", run_id)
+        trial.set_user_attr("config_params", params)  # config values (offsets resolved), read by stage 2
         sc.tracker.log(run_id, params={**flatten_config(cfg, DATA_SECTIONS), **params})
         status = "FAILED"
         try:
