@@ -1,0 +1,54 @@
+"""Metrics logged to MLflow (DESIGN §7) and the overfitting statistics of ``promote`` (DESIGN §9)."""
+
+from __future__ import annotations
+
+from opt.metrics.classification import (
+    BOUNCE,
+    BREAK,
+    CHOP,
+    N_CLASSES,
+    knn_purity,
+    label_shares,
+    macro_auc,
+    multiclass_brier,
+    precision_coverage_at,
+    silhouette,
+)
+from opt.metrics.composite import STAGE1_WEIGHT_KEYS, correlation_score, stage1_metrics, variance_score
+from opt.metrics.overfitting import (
+    EULER_GAMMA,
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    pbo_cscv,
+    probabilistic_sharpe_ratio,
+    sharpe_ratio,
+)
+from opt.metrics.trading import PROFIT_FACTOR_CAP, daily_pnl, drawdown_curve, equity_curve, trading_metrics
+
+__all__ = [
+    "BREAK",
+    "BOUNCE",
+    "CHOP",
+    "N_CLASSES",
+    "EULER_GAMMA",
+    "PROFIT_FACTOR_CAP",
+    "STAGE1_WEIGHT_KEYS",
+    "knn_purity",
+    "silhouette",
+    "precision_coverage_at",
+    "macro_auc",
+    "multiclass_brier",
+    "label_shares",
+    "correlation_score",
+    "variance_score",
+    "stage1_metrics",
+    "equity_curve",
+    "drawdown_curve",
+    "daily_pnl",
+    "trading_metrics",
+    "sharpe_ratio",
+    "probabilistic_sharpe_ratio",
+    "expected_max_sharpe",
+    "deflated_sharpe_ratio",
+    "pbo_cscv",
+]

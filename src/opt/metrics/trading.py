@@ -1,0 +1,142 @@
+"""Stage-2 bracket metrics (DESIGN §7): PnL, hit rate, expectancy, profit factor, drawdown, Sharpe.
+
+Inputs are per-trade arrays in trade order (the order positions were closed) plus the calendar of
+trading days of the evaluated span, so that days without a trade count as zero PnL in the Sharpe ratio.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["PROFIT_FACTOR_CAP", "equity_curve", "drawdown_curve", "daily_pnl", "trading_metrics"]
+
+PROFIT_FACTOR_CAP = 100.0
+"""Largest reported profit factor: keeps a run with profits and (almost) no losses finite and sortable."""
+
+
+def equity_curve(pnl: np.ndarray) -> np.ndarray:
+    """Cumulative PnL after each trade, starting from 0.
+
+    Args:
+        pnl: Net PnL per trade in currency, shape ``(n_trades,)``, in trade order.
+
+    Returns:
+        Equity in currency, shape ``(n_trades + 1,)``; element 0 is the starting 0.0.
+    """
+    pnl = np.asarray(pnl, dtype=np.float64)
+    return np.concatenate([[0.0], np.cumsum(pnl)])
+
+
+def drawdown_curve(equity: np.ndarray) -> np.ndarray:
+    """Fall of the equity below its running peak (``running_max(equity) - equity``).
+
+    Args:
+        equity: Equity curve, shape ``(n,)`` (e.g. from :func:`equity_curve`).
+
+    Returns:
+        Drawdown in the same unit, shape ``(n,)``, non-negative.
+    """
+    equity = np.asarray(equity, dtype=np.float64)
+    return np.maximum.accumulate(equity) - equity if equity.size else equity
+
+
+def daily_pnl(pnl: np.ndarray, exit_day: np.ndarray, trading_days: np.ndarray) -> np.ndarray:
+    """PnL summed per trading day of exit, with 0 on the days without a trade.
+
+    Args:
+        pnl: Net PnL per trade in currency, shape ``(n_trades,)``.
+        exit_day: Trading day of each exit (any int64 day code), shape ``(n_trades,)``.
+        trading_days: Trading days of the evaluated span, int64; duplicates are allowed (a per-bar day
+            array works) and are collapsed with :func:`numpy.unique`.
+
+    Returns:
+        Daily PnL, shape ``(n_days,)``, in ascending day order.
+
+    Raises:
+        ValueError: Mismatched shapes, or an exit day that is not in ``trading_days``.
+    """
+    pnl = np.asarray(pnl, dtype=np.float64)
+    exit_day = np.asarray(exit_day, dtype=np.int64)
+    if pnl.shape != exit_day.shape or pnl.ndim != 1:
+        raise ValueError(
+            f"pnl and exit_day must have the same shape (n_trades,), got {pnl.shape}, {exit_day.shape}"
+        )
+    days = np.unique(np.asarray(trading_days, dtype=np.int64))
+    pos = np.searchsorted(days, exit_day)
+    found = np.zeros(exit_day.shape, dtype=bool)
+    inside = pos < days.size
+    found[inside] = days[pos[inside]] == exit_day[inside]
+    bad = ~found
+    if bad.any():
+        raise ValueError(f"exit days not among trading_days: {np.unique(exit_day[bad])[:5].tolist()}")
+    return np.bincount(pos, weights=pnl, minlength=days.size).astype(np.float64)
+
+
+def _profit_factor(pnl: np.ndarray) -> float:
+    gross_profit = float(pnl[pnl > 0].sum())
+    gross_loss = float(-pnl[pnl < 0].sum())
+    if gross_profit == 0.0:
+        return 0.0
+    if gross_loss == 0.0:
+        return PROFIT_FACTOR_CAP
+    return min(gross_profit / gross_loss, PROFIT_FACTOR_CAP)
+
+
+def _annualized_sharpe(daily: np.ndarray, periods_per_year: int) -> float:
+    if daily.size < 2 or np.ptp(daily) == 0:
+        return 0.0
+    return float(daily.mean() / daily.std(ddof=1) * np.sqrt(periods_per_year))
+
+
+def trading_metrics(
+    *,
+    pnl: np.ndarray,
+    r_multiple: np.ndarray,
+    is_win: np.ndarray,
+    exit_day: np.ndarray,
+    trading_days: np.ndarray,
+    periods_per_year: int = 252,
+) -> dict[str, float]:
+    """Bracket-trading metrics of DESIGN §7, all finite floats.
+
+    - ``net_pnl``: sum of ``pnl``.
+    - ``n_trades``: number of trades.
+    - ``win_rate``: share of trades that hit take-profit (``0.0`` without trades).
+    - ``expectancy_r``: mean of ``r_multiple`` (``0.0`` without trades).
+    - ``profit_factor``: gross profit / gross loss, capped at :data:`PROFIT_FACTOR_CAP`; the cap when
+      there is profit and no loss; ``0.0`` when there is no profit (including no trades).
+    - ``max_drawdown``: largest peak-to-trough fall of :func:`equity_curve` (starts at 0, so a first
+      losing trade is a drawdown), positive currency.
+    - ``sharpe``: ``sqrt(periods_per_year) * mean / std(ddof=1)`` of :func:`daily_pnl` over all trading
+      days (Sharpe 1994, annualized as in Lo 2002 for iid returns); ``0.0`` with fewer than 2 days or
+      constant daily PnL.
+
+    Args:
+        pnl: Net PnL per trade in currency (after commission and slippage), shape ``(n_trades,)``, in
+            trade order.
+        r_multiple: Result of each trade in R (1R = initial stop distance), shape ``(n_trades,)``.
+        is_win: Whether each trade hit take-profit, bool, shape ``(n_trades,)``.
+        exit_day: Trading day of each exit, int64, shape ``(n_trades,)``.
+        trading_days: All trading days of the evaluated span, int64 (duplicates allowed).
+        periods_per_year: Trading days per year for the annualization.
+
+    Raises:
+        ValueError: Mismatched shapes or an exit day outside ``trading_days``.
+    """
+    pnl = np.asarray(pnl, dtype=np.float64)
+    r_multiple = np.asarray(r_multiple, dtype=np.float64)
+    is_win = np.asarray(is_win, dtype=bool)
+    if not pnl.shape == r_multiple.shape == is_win.shape:
+        raise ValueError(
+            f"pnl, r_multiple, is_win shapes differ: {pnl.shape}, {r_multiple.shape}, {is_win.shape}"
+        )
+    n = pnl.size
+    return {
+        "net_pnl": float(pnl.sum()),
+        "n_trades": float(n),
+        "win_rate": float(is_win.mean()) if n else 0.0,
+        "expectancy_r": float(r_multiple.mean()) if n else 0.0,
+        "profit_factor": _profit_factor(pnl),
+        "max_drawdown": float(drawdown_curve(equity_curve(pnl)).max()),
+        "sharpe": _annualized_sharpe(daily_pnl(pnl, exit_day, trading_days), periods_per_year),
+    }

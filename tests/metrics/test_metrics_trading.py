@@ -1,0 +1,68 @@
+"""Bracket-trading metrics (DESIGN §7) on a hand-computed trade list."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from opt.metrics import PROFIT_FACTOR_CAP, daily_pnl, drawdown_curve, equity_curve, trading_metrics
+
+PNL = np.array([100.0, -50.0, -30.0, 80.0, -120.0, 40.0])
+DAYS = np.arange(1, 6, dtype=np.int64)
+
+
+def _metrics(pnl: np.ndarray = PNL, exit_day: np.ndarray | None = None, **kw: object) -> dict[str, float]:
+    n = pnl.size
+    return trading_metrics(
+        pnl=pnl,
+        r_multiple=kw.get("r", np.zeros(n)),
+        is_win=kw.get("win", pnl > 0),
+        exit_day=np.array([1, 1, 2, 4, 4, 5], dtype=np.int64) if exit_day is None else exit_day,
+        trading_days=kw.get("days", DAYS),
+    )
+
+
+def test_trading_metrics_by_hand() -> None:
+    r = np.array([2.0, -1.0, -1.0, 1.6, -1.0, 0.8])
+    m = _metrics(r=r)
+    assert m["net_pnl"] == pytest.approx(20.0)
+    assert m["n_trades"] == 6.0
+    assert m["win_rate"] == pytest.approx(0.5)
+    assert m["expectancy_r"] == pytest.approx(1.4 / 6)
+    assert m["profit_factor"] == pytest.approx(220 / 200)
+    # equity 0, 100, 50, 20, 100, -20, 20: peak 100 -> trough -20
+    assert m["max_drawdown"] == pytest.approx(120.0)
+    # daily 50, -30, 0 (no trade), -40, 40: mean 4, sample variance 6520 / 4
+    assert m["sharpe"] == pytest.approx(4 / math.sqrt(1630) * math.sqrt(252))
+
+
+def test_curves_and_daily_pnl() -> None:
+    np.testing.assert_allclose(equity_curve(PNL), [0, 100, 50, 20, 100, -20, 20])
+    np.testing.assert_allclose(drawdown_curve(equity_curve([-10.0, 5.0])), [0, 10, 5])
+    np.testing.assert_allclose(
+        daily_pnl(PNL, np.array([1, 1, 2, 4, 4, 5]), np.repeat(DAYS, 3)), [50, -30, 0, -40, 40]
+    )
+    with pytest.raises(ValueError, match="exit days"):
+        daily_pnl(np.array([1.0]), np.array([9]), DAYS)
+
+
+def test_no_trades_is_all_zero_and_finite() -> None:
+    m = _metrics(np.empty(0), exit_day=np.empty(0, np.int64))
+    assert m == {k: 0.0 for k in m}
+
+
+def test_profit_factor_edges() -> None:
+    only_wins = np.array([10.0, 5.0])
+    assert _metrics(only_wins, exit_day=np.array([1, 2]))["profit_factor"] == PROFIT_FACTOR_CAP
+    assert _metrics(-only_wins, exit_day=np.array([1, 2]))["profit_factor"] == 0.0
+    assert _metrics(np.array([1e6, -1e-3]), exit_day=np.array([1, 2]))["profit_factor"] == PROFIT_FACTOR_CAP
+
+
+def test_sharpe_degenerate_cases() -> None:
+    one_day = _metrics(np.array([10.0, -5.0]), exit_day=np.array([3, 3]), days=np.array([3]))
+    assert one_day["sharpe"] == 0.0
+    flat = _metrics(np.array([10.0, 10.0]), exit_day=np.array([1, 2]), days=np.array([1, 2]))
+    assert flat["sharpe"] == 0.0
+    assert flat["max_drawdown"] == 0.0
