@@ -1,0 +1,61 @@
+"""Compute every level type once per study (the ``use.*`` switches are applied per trial)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from opt.errors import ConfigError
+from opt.levels._levelset import LEVEL_TYPES, LevelSet, level_names
+from opt.levels._moving import anchored_vwap, sma_levels
+from opt.levels._session import SESSION_LEVEL_ORDER, session_levels
+from opt.sessions import SessionCalendar, session_spec, timestamps_ns
+from opt.sessions._config import cfg_value
+
+__all__ = ["compute_levels"]
+
+
+def compute_levels(bars: pd.DataFrame, calendar: SessionCalendar, levels_cfg: Any) -> LevelSet:
+    """Compute all level types for 1-minute bars (DESIGN §4).
+
+    Args:
+        bars: ``(n,)`` rows with ``timestamp`` (UTC), ``high``, ``low``, ``close``, ``volume``.
+        calendar: ``build_calendar(bars["timestamp"], levels_cfg)``.
+        levels_cfg: the ``levels`` config group (session times, ``or_minutes``,
+            ``sma_timeframe_min``, ``sma_periods``).
+
+    Returns:
+        A :class:`LevelSet` with the levels of every type in :data:`LEVEL_TYPES`, in that order:
+        onh, onl, pmh, pml, orh, orl, pdh, pdl, pdc, sma_<p>..., vwap_session, vwap_weekly.
+        Row t depends on bars ``<= t`` only.
+
+    Raises:
+        ConfigError: on invalid session times, SMA timeframe or periods.
+        ValueError: if ``calendar`` does not have one row per bar.
+    """
+    if len(calendar) != len(bars):
+        raise ValueError(f"calendar has {len(calendar)} rows for {len(bars)} bars")
+    spec = session_spec(levels_cfg)
+    names = level_names(cfg_value(levels_cfg, "sma_periods", where="levels"))
+    timeframe = int(cfg_value(levels_cfg, "sma_timeframe_min", where="levels"))
+    if timeframe < 1:
+        raise ConfigError(f"levels.sma_timeframe_min must be >= 1, got {timeframe}")
+    high, low, close, volume = (bars[c].to_numpy(np.float64) for c in ("high", "low", "close", "volume"))
+    session = session_levels(
+        high, low, close, calendar, or_minutes=spec.or_minutes, rth_minutes=spec.rth_end - spec.rth_start
+    )
+    periods = [int(n.removeprefix("sma_")) for n in names["sma"]]
+    sma = sma_levels(close, timestamps_ns(bars["timestamp"]), timeframe_min=timeframe, periods=periods)
+    vwap = np.column_stack(
+        [
+            anchored_vwap(high, low, close, volume, calendar.trading_day),
+            anchored_vwap(high, low, close, volume, calendar.week_start),
+        ]
+    )
+    values = np.concatenate([session, sma, vwap], axis=1)
+    ordered = tuple(n for t in LEVEL_TYPES for n in names[t])
+    assert ordered[: len(SESSION_LEVEL_ORDER)] == SESSION_LEVEL_ORDER
+    types = tuple(t for t in LEVEL_TYPES for _ in names[t])
+    return LevelSet(names=ordered, types=types, values=np.ascontiguousarray(values))

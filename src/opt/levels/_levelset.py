@@ -1,0 +1,78 @@
+"""Level names and the :class:`LevelSet` container."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from opt.errors import ConfigError
+
+__all__ = ["LEVEL_NAMES", "LEVEL_TYPES", "LevelSet", "level_names"]
+
+LEVEL_TYPES: tuple[str, ...] = ("on", "pm", "or", "pd", "sma", "vwap")
+"""Level types in column order; each is one stage-1 switch ``levels.use.<type>``."""
+
+_DEFAULT_SMA_PERIODS = (200, 400)
+
+LEVEL_NAMES: dict[str, tuple[str, ...]] = {
+    "on": ("onh", "onl"),
+    "pm": ("pmh", "pml"),
+    "or": ("orh", "orl"),
+    "pd": ("pdh", "pdl", "pdc"),
+    "sma": tuple(f"sma_{p}" for p in _DEFAULT_SMA_PERIODS),
+    "vwap": ("vwap_session", "vwap_weekly"),
+}
+"""Level names per type with the default ``levels.sma_periods``; see :func:`level_names`."""
+
+
+def level_names(sma_periods: Sequence[int]) -> dict[str, tuple[str, ...]]:
+    """Level names per type for the configured SMA periods (``sma_<period>``).
+
+    Raises:
+        ConfigError: if a period is < 1 or repeated.
+    """
+    periods = [int(p) for p in sma_periods]
+    if any(p < 1 for p in periods) or len(set(periods)) != len(periods):
+        raise ConfigError(f"levels.sma_periods must be distinct positive integers, got {list(sma_periods)}")
+    return {**LEVEL_NAMES, "sma": tuple(f"sma_{p}" for p in periods)}
+
+
+@dataclass(frozen=True, eq=False)
+class LevelSet:
+    """Price levels per bar.
+
+    Attributes:
+        names: level names, ``(n_levels,)``, e.g. ``("onh", "onl", ...)``.
+        types: level type of each name (an entry of :data:`LEVEL_TYPES`), ``(n_levels,)``.
+        values: float64 ``(n_bars, n_levels)``, points; NaN while the level is not known yet.
+            Row ``t`` depends on bars ``<= t`` only.
+    """
+
+    names: tuple[str, ...]
+    types: tuple[str, ...]
+    values: np.ndarray
+
+    def __post_init__(self) -> None:
+        if (
+            len(self.names) != len(self.types)
+            or self.values.ndim != 2
+            or self.values.shape[1] != len(self.names)
+        ):
+            raise ValueError("LevelSet: names, types and values columns must match")
+
+    def column(self, name: str) -> np.ndarray:
+        """Values of level ``name``, float64 ``(n_bars,)``.
+
+        Raises:
+            KeyError: if there is no such level.
+        """
+        if name not in self.names:
+            raise KeyError(f"no level {name!r}; levels are {self.names}")
+        return self.values[:, self.names.index(name)]
+
+    def indices_of_types(self, types: Sequence[str]) -> np.ndarray:
+        """Column indices (int64) of the levels whose type is in ``types``, in column order."""
+        wanted = set(types)
+        return np.array([i for i, t in enumerate(self.types) if t in wanted], dtype=np.int64)

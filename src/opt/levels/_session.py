@@ -1,0 +1,102 @@
+"""Session levels: overnight, pre-market, opening range and previous day (DESIGN §4).
+
+For trading day D (see :mod:`opt.sessions`), with ``s`` = minutes since the RTH open of D:
+
+- ONH/ONL: high/low of the bars of D with ``s < 0`` (18:00 ET of D-1 .. 09:30); known on the
+  bars of D with ``s >= 0`` (from 09:30 until the end of D).
+- PMH/PML: high/low of the pre-market bars of D (``pm_start`` .. 09:30); known on ``s >= 0``.
+- ORH/ORL: high/low of the bars with ``0 <= s < or_minutes``; known on ``s >= or_minutes``.
+- PDH/PDL/PDC: RTH high, low and last RTH close of the latest earlier trading day that had RTH
+  bars; known on every bar of D.
+
+A level whose window has no bar stays NaN on that day. All values at row t use rows <= t.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from opt.sessions import SessionCalendar
+
+__all__ = ["SESSION_LEVEL_ORDER", "session_levels"]
+
+SESSION_LEVEL_ORDER: tuple[str, ...] = ("onh", "onl", "pmh", "pml", "orh", "orl", "pdh", "pdl", "pdc")
+
+
+@njit(cache=True)
+def _session_levels(  # pragma: no cover - numba
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    day: np.ndarray,
+    since_open: np.ndarray,
+    is_pm: np.ndarray,
+    or_minutes: int,
+    rth_minutes: int,
+) -> np.ndarray:
+    n = high.shape[0]
+    out = np.full((n, 9), np.nan)
+    cur_day = np.int64(-1)
+    on_h = on_l = pm_h = pm_l = or_h = or_l = rth_h = rth_l = rth_c = np.nan
+    pd_h = pd_l = pd_c = np.nan
+    for t in range(n):
+        if day[t] != cur_day:
+            if not np.isnan(rth_c):
+                pd_h, pd_l, pd_c = rth_h, rth_l, rth_c
+            on_h = on_l = pm_h = pm_l = or_h = or_l = rth_h = rth_l = rth_c = np.nan
+            cur_day = day[t]
+        s = since_open[t]
+        h, lo = high[t], low[t]
+        if s < 0:
+            on_h = h if np.isnan(on_h) else max(on_h, h)
+            on_l = lo if np.isnan(on_l) else min(on_l, lo)
+            if is_pm[t]:
+                pm_h = h if np.isnan(pm_h) else max(pm_h, h)
+                pm_l = lo if np.isnan(pm_l) else min(pm_l, lo)
+        elif s < rth_minutes:
+            rth_h = h if np.isnan(rth_h) else max(rth_h, h)
+            rth_l = lo if np.isnan(rth_l) else min(rth_l, lo)
+            rth_c = close[t]
+            if s < or_minutes:
+                or_h = h if np.isnan(or_h) else max(or_h, h)
+                or_l = lo if np.isnan(or_l) else min(or_l, lo)
+        if s >= 0:
+            out[t, 0], out[t, 1] = on_h, on_l
+            out[t, 2], out[t, 3] = pm_h, pm_l
+        if s >= or_minutes:
+            out[t, 4], out[t, 5] = or_h, or_l
+        out[t, 6], out[t, 7], out[t, 8] = pd_h, pd_l, pd_c
+    return out
+
+
+def session_levels(
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    calendar: SessionCalendar,
+    *,
+    or_minutes: int,
+    rth_minutes: int,
+) -> np.ndarray:
+    """Compute the nine session levels, columns in :data:`SESSION_LEVEL_ORDER`.
+
+    Args:
+        high, low, close: float64 ``(n,)``, points.
+        calendar: the bars' session calendar.
+        or_minutes: opening-range length, minutes.
+        rth_minutes: RTH length (``rth_end - rth_start``), minutes.
+
+    Returns:
+        float64 ``(n, 9)``, points, NaN while unknown.
+    """
+    return _session_levels(
+        np.ascontiguousarray(high, dtype=np.float64),
+        np.ascontiguousarray(low, dtype=np.float64),
+        np.ascontiguousarray(close, dtype=np.float64),
+        calendar.trading_day,
+        calendar.minutes_since_rth_open,
+        calendar.is_pm,
+        int(or_minutes),
+        int(rth_minutes),
+    )
