@@ -1,0 +1,111 @@
+"""Per-trial event dataset: events, labels and features for one set of stage-1 parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from opt.dataset._context import MarketContext
+from opt.events import detect_touches, event_params, label_events, outcome_params
+from opt.features import compute_features, feature_params
+from opt.levels import LEVEL_TYPES
+from opt.sessions._config import cfg_value
+
+__all__ = ["EventDataset", "build_event_dataset"]
+
+
+@dataclass(frozen=True, eq=False)
+class EventDataset:
+    """Labelled level-touch events and their features.
+
+    Attributes:
+        events: one row per event, sorted by bar (then level column), RangeIndex. Columns:
+            ``bar`` (int64, touch bar u), ``timestamp`` (UTC, open time of u), ``entry_bar``
+            (int64), ``level_name``, ``level_type``, ``level_price`` (float64, points, L at u),
+            ``side`` (int64, +1 from above / -1 from below), ``label`` (int64, index into
+            ``LABELS``), ``label_end_bar`` (int64, u + lookforward), ``trading_day`` (int64,
+            days since 1970-01-01), ``atr`` (float64, points at u).
+        features: float64, same index, no NaN (columns in :mod:`opt.features._build`).
+    """
+
+    events: pd.DataFrame
+    features: pd.DataFrame
+
+    @property
+    def y(self) -> np.ndarray:
+        """Labels, int64 ``(n_events,)``: 0 = BREAK, 1 = BOUNCE, 2 = CHOP."""
+        return self.events["label"].to_numpy(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+def _active_types(cfg: Any) -> tuple[str, ...]:
+    use = cfg_value(cfg_value(cfg, "levels", where="config"), "use", where="levels")
+    return tuple(t for t in LEVEL_TYPES if bool(cfg_value(use, t, where="levels.use")))
+
+
+def build_event_dataset(ctx: MarketContext, cfg: Any) -> EventDataset:
+    """Build the labelled event dataset of one trial (DESIGN §5, §6).
+
+    Only levels whose type is switched on in ``cfg.levels.use`` produce events or count as
+    neighbours. Events whose label window ``u+1 .. u+lookforward`` runs past the last bar are dropped.
+
+    Args:
+        ctx: the study's :class:`MarketContext`.
+        cfg: the composed config; reads ``levels.use``, ``events``, ``outcome``, ``features``.
+
+    Returns:
+        The :class:`EventDataset` (possibly empty, with all columns).
+
+    Raises:
+        ConfigError: on a missing or invalid config value or extra-feature file.
+    """
+    ev = event_params(cfg_value(cfg, "events", where="config"), LEVEL_TYPES)
+    oc = outcome_params(cfg_value(cfg, "outcome", where="config"))
+    fp = feature_params(cfg_value(cfg, "features", where="config"))
+    columns = ctx.levels.indices_of_types(_active_types(cfg))
+    values = ctx.levels.values[:, columns]
+    types = [ctx.levels.types[c] for c in columns]
+    raw = detect_touches(
+        ctx.close,
+        ctx.high,
+        ctx.low,
+        ctx.atr,
+        ctx.calendar.trading_day,
+        values,
+        monitor_band=np.array([ev.monitor_band[t] for t in types], dtype=np.float64),
+        touch_band=np.array([ev.touch_band[t] for t in types], dtype=np.float64),
+        k_atr=ev.k_atr,
+        max_wait=ev.max_wait,
+        cooldown=ev.cooldown,
+    )
+    raw = raw[raw[:, 0] + oc.lookforward < ctx.n_bars]
+    bar, entry, own, side, touches = (np.ascontiguousarray(raw[:, i]) for i in range(5))
+    price = values[bar, own]
+    atr_u = ctx.atr[bar]
+    thr = oc.threshold * atr_u if oc.threshold_mode == "atr" else np.full(bar.shape[0], oc.threshold)
+    names = np.array([ctx.levels.names[c] for c in columns] + [""], dtype=object)
+    type_arr = np.array(types + [""], dtype=object)
+    events = pd.DataFrame(
+        {
+            "bar": bar,
+            "timestamp": pd.to_datetime(ctx.timestamps[bar], utc=True),
+            "entry_bar": entry,
+            "level_name": names[own],
+            "level_type": type_arr[own],
+            "level_price": price,
+            "side": side,
+            "label": label_events(ctx.high, ctx.low, bar, price, side, thr, lookforward=oc.lookforward),
+            "label_end_bar": bar + oc.lookforward,
+            "trading_day": ctx.calendar.trading_day[bar],
+            "atr": atr_u,
+        }
+    )
+    features = compute_features(
+        ctx, events, touches_before=touches, level_values_u=values[bar], own_column=own, params=fp
+    )
+    return EventDataset(events=events, features=features)

@@ -1,0 +1,37 @@
+"""Real and synthetic bars and the default dataset config for the dataset tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from omegaconf import DictConfig, OmegaConf
+
+REPO = Path(__file__).resolve().parents[2]
+ES_CSV = REPO.parent / "shared" / "data" / "ES_1min.csv"
+GROUPS = ("levels", "events", "outcome", "features")
+
+
+def default_cfg(**overrides: dict) -> DictConfig:
+    """The default levels/events/outcome/features groups from conf/, merged with ``overrides``."""
+    base = OmegaConf.create({g: OmegaConf.load(REPO / "conf" / g / "default.yaml") for g in GROUPS})
+    return OmegaConf.merge(base, overrides) if overrides else base
+
+
+def load_es() -> pd.DataFrame:
+    """The shared ES 1-minute file (75,791 bars, UTC); skips the test when it is absent."""
+    if not ES_CSV.is_file():
+        pytest.skip(f"real ES data not found at {ES_CSV} (../shared/data/ES_1min.csv beside the repo)")
+    bars = pd.read_csv(ES_CSV)
+    bars["timestamp"] = pd.to_datetime(bars["timestamp"], utc=True)
+    return bars.astype({c: "float64" for c in ("open", "high", "low", "close", "volume")})
+
+
+def synthetic(n_days: int = 20, seed: int = 3) -> pd.DataFrame:
+    """Seeded synthetic Globex bars from opt.data."""
+    from opt.data import generate_synthetic_bars
+
+    return generate_synthetic_bars(
+        seed=seed, first_day="2025-03-03", n_days=n_days, start_price=5000.0, annual_vol=0.2, tick_size=0.25
+    )
