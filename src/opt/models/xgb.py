@@ -1,0 +1,224 @@
+"""Gradient-boosted trees (XGBoost, ``multi:softprob`` with 3 classes) on the tabular features."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+
+from opt.errors import ConfigError
+from opt.models.base import N_CLASSES, ModelData, ReportFn, cfg_value, check_labels, class_weights
+from opt.models.device import resolve_device
+
+__all__ = ["XGBParams", "XGBoostClassifier"]
+
+
+@dataclass(frozen=True)
+class XGBParams:
+    """Hyperparameters from ``conf/model/xgboost.yaml`` (see that file for units and ranges)."""
+
+    n_estimators: int
+    learning_rate: float
+    max_depth: int
+    subsample: float
+    colsample_bytree: float
+    min_child_weight: float
+    reg_lambda: float
+    class_weight: str
+    early_stopping_rounds: int | None
+    n_jobs: int
+    device: str
+    max_bin: int
+    report_every: int
+
+    def __post_init__(self) -> None:
+        checks = {
+            "n_estimators": self.n_estimators >= 1,
+            "learning_rate": self.learning_rate > 0,
+            "max_depth": self.max_depth >= 1,
+            "subsample": 0 < self.subsample <= 1,
+            "colsample_bytree": 0 < self.colsample_bytree <= 1,
+            "min_child_weight": self.min_child_weight >= 0,
+            "reg_lambda": self.reg_lambda >= 0,
+            "class_weight": self.class_weight in ("balanced", "none"),
+            "early_stopping_rounds": self.early_stopping_rounds is None or self.early_stopping_rounds >= 1,
+            "n_jobs": self.n_jobs >= 1,
+            "max_bin": self.max_bin >= 2,
+            "report_every": self.report_every >= 1,
+        }
+        for key, ok in checks.items():
+            if not ok:
+                raise ConfigError(f"model.{key} is out of range: {getattr(self, key)!r}")
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> XGBParams:
+        """Read the ``model`` config group (``name: xgboost``).
+
+        Raises:
+            ConfigError: if a key is missing or out of range.
+        """
+        esr = cfg_value(cfg, "early_stopping_rounds", nullable=True)
+        return cls(
+            n_estimators=int(cfg_value(cfg, "n_estimators")),
+            learning_rate=float(cfg_value(cfg, "learning_rate")),
+            max_depth=int(cfg_value(cfg, "max_depth")),
+            subsample=float(cfg_value(cfg, "subsample")),
+            colsample_bytree=float(cfg_value(cfg, "colsample_bytree")),
+            min_child_weight=float(cfg_value(cfg, "min_child_weight")),
+            reg_lambda=float(cfg_value(cfg, "reg_lambda")),
+            class_weight=str(cfg_value(cfg, "class_weight")),
+            early_stopping_rounds=None if esr is None else int(esr),
+            n_jobs=int(cfg_value(cfg, "n_jobs")),
+            device=str(cfg_value(cfg, "device")),
+            max_bin=int(cfg_value(cfg, "max_bin")),
+            report_every=int(cfg_value(cfg, "report_every")),
+        )
+
+
+def _xgb_device(requested: str) -> str:
+    """``resolve_device`` plus a check that this xgboost build has CUDA (``auto`` falls back to cpu)."""
+    device = resolve_device(requested)
+    if device == "cuda" and not xgb.build_info().get("USE_CUDA", False):
+        if requested == "cuda":
+            raise ConfigError("model.device=cuda but this xgboost build has no CUDA support")
+        return "cpu"
+    return device
+
+
+class _Report(xgb.callback.TrainingCallback):
+    """Calls ``report(round, -valid_mlogloss)`` every ``every`` boosting rounds."""
+
+    def __init__(self, report: ReportFn, every: int) -> None:
+        super().__init__()
+        self._report = report
+        self._every = every
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        step = epoch + 1
+        if step % self._every == 0:
+            self._report(step, -float(evals_log["valid"]["mlogloss"][-1]))
+        return False
+
+
+class XGBoostClassifier:
+    """3-class XGBoost (``tree_method=hist``), seeded, with early stopping on the validation set.
+
+    Always trains ``num_class=3``, so a class missing from the training labels still gets its column
+    (its probability is learned towards ~0). Early stopping (``early_stopping_rounds``) watches the
+    validation multiclass log-loss, weighted with the training class weights; without ``valid`` all
+    ``n_estimators`` rounds are trained. ``report(round, -valid_logloss)`` is called every
+    ``report_every`` rounds when ``valid`` is given (higher is better).
+
+    Args:
+        params: hyperparameters.
+        seed: random seed (row/column subsampling).
+    """
+
+    def __init__(self, params: XGBParams, *, seed: int) -> None:
+        self.params = params
+        self.seed = int(seed)
+        self.booster: xgb.Booster | None = None
+        self.best_iteration: int | None = None
+        self.feature_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], *, seed: int) -> XGBoostClassifier:
+        """Build from the ``model`` config group; see :meth:`XGBParams.from_config`."""
+        return cls(XGBParams.from_config(cfg), seed=seed)
+
+    def _booster_params(self) -> dict[str, Any]:
+        p = self.params
+        return {
+            "objective": "multi:softprob",
+            "num_class": N_CLASSES,
+            "eval_metric": "mlogloss",
+            "tree_method": "hist",
+            "device": _xgb_device(p.device),
+            "learning_rate": p.learning_rate,
+            "max_depth": p.max_depth,
+            "subsample": p.subsample,
+            "colsample_bytree": p.colsample_bytree,
+            "min_child_weight": p.min_child_weight,
+            "reg_lambda": p.reg_lambda,
+            "max_bin": p.max_bin,
+            "nthread": p.n_jobs,
+            "seed": self.seed,
+            "verbosity": 0,
+        }
+
+    def fit(
+        self,
+        train: ModelData,
+        y: np.ndarray,
+        *,
+        valid: ModelData | None = None,
+        y_valid: np.ndarray | None = None,
+        report: ReportFn | None = None,
+    ) -> XGBoostClassifier:
+        """Train on ``train.features`` ``(n, n_features)``; see the class docstring.
+
+        Raises:
+            ValueError: on label shape/values, or ``valid`` without ``y_valid``.
+            Exception: whatever ``report`` raises (e.g. ``optuna.TrialPruned``) propagates.
+        """
+        p = self.params
+        y = check_labels(y, len(train))
+        weights = class_weights(y, p.class_weight)
+        dtrain = xgb.DMatrix(
+            train.features, label=y, weight=None if weights is None else weights[y], nthread=p.n_jobs
+        )
+        evals: list[tuple[xgb.DMatrix, str]] = []
+        if valid is not None:
+            if y_valid is None:
+                raise ValueError("y_valid is required when valid is given")
+            yv = check_labels(y_valid, len(valid), what="y_valid")
+            dvalid = xgb.DMatrix(
+                valid.features, label=yv, weight=None if weights is None else weights[yv], nthread=p.n_jobs
+            )
+            if len(valid):
+                evals.append((dvalid, "valid"))
+        callbacks = [_Report(report, p.report_every)] if (report is not None and evals) else []
+        booster = xgb.train(
+            self._booster_params(),
+            dtrain,
+            num_boost_round=p.n_estimators,
+            evals=evals,
+            early_stopping_rounds=p.early_stopping_rounds if evals else None,
+            callbacks=callbacks,
+            verbose_eval=False,
+        )
+        self.booster = booster
+        self.best_iteration = (
+            int(booster.best_iteration)
+            if evals and p.early_stopping_rounds
+            else booster.num_boosted_rounds() - 1
+        )
+        self.feature_names = train.feature_names
+        return self
+
+    def predict_proba(self, data: ModelData) -> np.ndarray:
+        """Return ``(n_events, 3)`` float64 probabilities from the best iteration.
+
+        Raises:
+            RuntimeError: if called before :meth:`fit`.
+        """
+        if self.booster is None or self.best_iteration is None:
+            raise RuntimeError("XGBoostClassifier.predict_proba called before fit()")
+        dmat = xgb.DMatrix(data.features, nthread=self.params.n_jobs)
+        proba = self.booster.predict(dmat, iteration_range=(0, self.best_iteration + 1))
+        proba = np.asarray(proba, dtype=np.float64).reshape(len(data), N_CLASSES)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def gain_importance(self) -> dict[str, float]:
+        """Average split gain per feature name (XGBoost ``gain``; 0.0 for features never split on).
+
+        Raises:
+            RuntimeError: if called before :meth:`fit`.
+        """
+        if self.booster is None:
+            raise RuntimeError("XGBoostClassifier.gain_importance called before fit()")
+        score = self.booster.get_score(importance_type="gain")
+        return {name: float(score.get(f"f{i}", 0.0)) for i, name in enumerate(self.feature_names)}
