@@ -25,11 +25,14 @@ def best_record(study: optuna.Study) -> dict[str, Any] | None:
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         return None
-    best = study.best_trial
+    # multi-objective studies: the Pareto-front trial with the best first objective
+    best = study.best_trial if len(study.directions) == 1 else max(
+        study.best_trials, key=lambda t: t.values[0] * (1 if study.directions[0].name == "MAXIMIZE" else -1))
     return {
         "optuna_study": study.study_name,
         "trial": best.number,
-        "score": float(best.value),
+        "score": float(best.values[0]),
+        "values": [float(v) for v in best.values],
         "mlflow_run_id": best.user_attrs.get("mlflow_run_id"),
         "params": dict(best.user_attrs.get("config_params", best.params)),
         "metrics": dict(best.user_attrs.get("metrics", {})),

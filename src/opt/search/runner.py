@@ -8,7 +8,6 @@ nested child run per trial (:mod:`opt.search.trial`).
 from __future__ import annotations
 
 import logging
-import math
 import os
 import signal
 import socket
@@ -22,7 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from opt.errors import ConfigError
 from opt.search.market import prepare_market
-from opt.search.results import summarize, write_best
+from opt.search.results import best_record, summarize, write_best
 from opt.search.space import validate_space
 from opt.search.storage import describe_storage, make_storage, study_name_for
 from opt.search.trial import StageFn, StudyContext, make_objective
@@ -62,9 +61,9 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _sampler(cfg: DictConfig, stage: int) -> optuna.samplers.BaseSampler:
+def _sampler(cfg: DictConfig, stage: int, *, multi: bool = False) -> optuna.samplers.BaseSampler:
     seed = int(cfg.search.seed) + int(cfg.search.get("worker_index", 0) or 0)
-    name = str(cfg.search.sampler)
+    name = "nsga2" if multi else str(cfg.search.sampler)
     if name == "tpe":
         multivariate = bool(cfg.stage.get("multivariate", False))
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=int(cfg.search.n_startup_trials),
@@ -124,14 +123,16 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
 
 
 def run_study(cfg: DictConfig, *, stage: int, stage_fn: StageFn, space: object,
-              extra_tags: dict[str, str] | None = None, direction: str = "maximize",
+              extra_tags: dict[str, str] | None = None, directions: tuple[str, ...] = ("maximize",),
+              objectives: tuple[str, ...] = ("score",),
               on_done: Callable[[optuna.Study, StudyContext], None] | None = None) -> optuna.Study:
     """Create or resume the study of ``stage`` and run trials until it reaches ``search.n_trials``.
 
     Raises:
         ConfigError, DataError: bad config or data (before any trial runs).
     """
-    validate_space(space, cfg, where="stage.space")
+    if not callable(space):
+        validate_space(space, cfg, where="stage.space")
     target = int(cfg.search.n_trials)
     if target < 1:
         raise ConfigError(f"search.n_trials must be >= 1, got {target}")
@@ -139,7 +140,8 @@ def run_study(cfg: DictConfig, *, stage: int, stage_fn: StageFn, space: object,
     label = str(cfg.search.study_name)
     study = optuna.create_study(
         study_name=study_name_for(cfg, stage), storage=make_storage(cfg), load_if_exists=True,
-        direction=direction, sampler=_sampler(cfg, stage), pruner=_pruner(cfg),
+        directions=list(directions), sampler=_sampler(cfg, stage, multi=len(directions) > 1),
+        pruner=_pruner(cfg),
     )
     tracker = Tracker(cfg)
     tags = {"opt.stage": str(stage), "opt.study": label, "opt.role": "parent",
@@ -148,7 +150,8 @@ def run_study(cfg: DictConfig, *, stage: int, stage_fn: StageFn, space: object,
             "opt.host": f"{socket.gethostname()}:{os.getpid()}", **(extra_tags or {})}
     parent = tracker.start_run(name=f"stage{stage}-{label}", tags=tags)
     sc = StudyContext(cfg=cfg, stage=stage, study_label=label, market=market, tracker=tracker,
-                      parent_run_id=parent, space=space, extra_tags=dict(extra_tags or {}))
+                      parent_run_id=parent, space=space, objectives=tuple(objectives),
+                      extra_tags=dict(extra_tags or {}))
     done = finished_count(study)
     remaining = max(0, target - done)
     log.info("study %s (%s): %d/%d finished trials, running up to %d more; MLflow parent run %s",
@@ -188,11 +191,11 @@ def _close_parent(sc: StudyContext, study: optuna.Study, status: str) -> None:
 
     states = [t.state for t in study.get_trials(deepcopy=False)]
     metrics = {f"n_{s.name.lower()}": float(states.count(s)) for s in TrialState}
-    try:
-        best = study.best_trial
-        metrics["best_score"] = float(best.value) if best.value is not None else math.nan
-        sc.tracker.log(sc.parent_run_id, metrics=metrics, tags={"opt.best_trial": str(best.number)})
-    except ValueError:
+    record = best_record(study)
+    if record is not None:
+        metrics["best_score"] = record["score"]
+        sc.tracker.log(sc.parent_run_id, metrics=metrics, tags={"opt.best_trial": str(record["trial"])})
+    else:
         sc.tracker.log(sc.parent_run_id, metrics=metrics)
     with tempfile.TemporaryDirectory() as tmp:
         write_config(sc.cfg, Path(tmp))

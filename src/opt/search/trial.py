@@ -69,7 +69,8 @@ class StudyContext:
     market: PreparedMarket
     tracker: Tracker
     parent_run_id: str
-    space: Any
+    space: Any  # a space mapping, or a callable (trial, cfg) -> (params, trial cfg)
+    objectives: tuple[str, ...] = ("score",)  # metric names returned to Optuna (more than one: multi-objective)
     extra_tags: dict[str, str] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
 
@@ -94,9 +95,12 @@ def _log_result(sc: StudyContext, run_id: str, metrics: dict[str, float], steps:
 def make_objective(sc: StudyContext, stage_fn: StageFn) -> Callable[[optuna.Trial], float]:
     """Wrap ``stage_fn`` into an Optuna objective that tracks every trial in MLflow."""
 
-    def objective(trial: optuna.Trial) -> float:
-        params = suggest(trial, sc.space)
-        cfg = apply_params(sc.cfg, params)
+    def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
+        if callable(sc.space):
+            params, cfg = sc.space(trial, sc.cfg)
+        else:
+            params = suggest(trial, sc.space)
+            cfg = apply_params(sc.cfg, params)
         tags = {"opt.stage": str(sc.stage), "opt.study": sc.study_label, "opt.trial_number": str(trial.number),
                 "opt.role": "trial", **sc.extra_tags}
         run_id = sc.tracker.start_run(name=f"stage{sc.stage}-trial-{trial.number:04d}", tags=tags,
@@ -107,14 +111,14 @@ def make_objective(sc: StudyContext, stage_fn: StageFn) -> Callable[[optuna.Tria
         status = "FAILED"
         try:
             result = stage_fn(sc, trial, cfg)
-            score = float(result.metrics.get("score", math.nan))
-            if not math.isfinite(score):
-                raise ValueError(f"score is not finite ({score}); metrics: {result.metrics}")
+            values = tuple(float(result.metrics.get(name, math.nan)) for name in sc.objectives)
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError(f"objective {sc.objectives} is not finite ({values}); metrics: {result.metrics}")
             _log_result(sc, run_id, result.metrics, result.step_metrics, result.write_artifacts, cfg)
             sc.tracker.log(run_id, tags={"opt.trial_state": "COMPLETE", **result.tags})
             trial.set_user_attr("metrics", {k: float(v) for k, v in result.metrics.items()})
             status = "FINISHED"
-            return score
+            return values[0] if len(values) == 1 else values
         except TrialPrunedWithReason as pruned:
             _log_result(sc, run_id, pruned.metrics, {}, pruned.write_artifacts, cfg)
             sc.tracker.log(run_id, tags={"opt.trial_state": "PRUNED", "opt.prune_reason": pruned.reason})
