@@ -38,7 +38,7 @@ class TrialResult:
     Attributes:
         metrics: metric name -> value; must contain a finite ``score``.
         write_artifacts: writes the trial's files into the given folder (logged as run artifacts).
-        step_metrics: per-step (e.g. per-fold) metrics: name -> values, logged with step = index.
+        step_metrics: per-fold metrics: name -> values, logged as ``fold_<name>`` with step = fold.
         tags: extra run tags.
     """
 
@@ -80,10 +80,7 @@ StageFn = Callable[[StudyContext, optuna.Trial, DictConfig], TrialResult]
 
 def _log_result(sc: StudyContext, run_id: str, metrics: dict[str, float], steps: dict[str, list[float]],
                 write_artifacts: Callable[[Path], None] | None, cfg: DictConfig) -> None:
-    sc.tracker.log(run_id, metrics=metrics)
-    for name, values in steps.items():
-        for i, v in enumerate(values):
-            sc.tracker.log(run_id, metrics={name: v}, step=i)
+    sc.tracker.log(run_id, metrics=metrics, step_metrics={f"fold_{k}": v for k, v in steps.items()})
     with tempfile.TemporaryDirectory(prefix="opt-artifacts-") as tmp:
         folder = Path(tmp)
         write_config(cfg, folder)

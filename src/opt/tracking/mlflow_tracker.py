@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,19 +97,24 @@ class Tracker:
         metrics: Mapping[str, float] | None = None,
         tags: Mapping[str, str] | None = None,
         step: int = 0,
+        step_metrics: Mapping[str, Sequence[float]] | None = None,
     ) -> None:
-        """Log params, metrics and tags in one batch (values stringified; None params skipped)."""
+        """Log params, metrics and tags in one batch (values stringified; None params skipped).
+
+        ``step_metrics`` maps a metric name to its values at steps 0, 1, ... (e.g. per fold).
+        """
         from mlflow.entities import Metric, Param, RunTag
 
         now = int(time.time() * 1000)
         p = [Param(k, str(v)[:PARAM_VALUE_MAX]) for k, v in (params or {}).items() if v is not None]
         m = [Metric(k, float(v), now, step) for k, v in (metrics or {}).items()]
+        m += [Metric(k, float(v), now, i) for k, vs in (step_metrics or {}).items() for i, v in enumerate(vs)]
         t = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
         # MLflow's batch limits: 100 params and 100 tags per call, 1000 entities in all
-        chunks = max(1, -(-len(p) // 100), -(-len(t) // 100))
+        chunks = max(1, -(-len(p) // 100), -(-len(t) // 100), -(-len(m) // 500))
         for i in range(chunks):
             self.client.log_batch(
-                run_id, metrics=m if i == 0 else [], params=p[i * 100 : (i + 1) * 100],
+                run_id, metrics=m[i * 500 : (i + 1) * 500], params=p[i * 100 : (i + 1) * 100],
                 tags=t[i * 100 : (i + 1) * 100],
             )
 
