@@ -31,10 +31,11 @@ def _suite() -> dict[str, Callable[[], dict]]:
         pass
     suite["stage1"] = bench_stage.bench_stage1_trial
     suite["stage2"] = bench_stage.bench_stage2_trial
+    suite["cnn"] = lambda: bench_stage.bench_stage2_trial(n_trials=3, model="cnn")
     try:
         from benchmarks.bench_models import bench_cnn_trial
 
-        suite["cnn"] = bench_cnn_trial
+        suite["cnn_fit"] = lambda: {"cnn_fit_5000_events_s": bench_cnn_trial()["cnn_trial_s"]}
     except ImportError:
         pass
     try:
