@@ -26,8 +26,9 @@ class EventDataset:
             ``bar`` (int64, touch bar u), ``timestamp`` (UTC, open time of u), ``entry_bar``
             (int64), ``level_name``, ``level_type``, ``level_price`` (float64, points, L at u),
             ``side`` (int64, +1 from above / -1 from below), ``label`` (int64, index into
-            ``LABELS``), ``label_end_bar`` (int64, u + lookforward), ``trading_day`` (int64,
-            days since 1970-01-01), ``atr`` (float64, points at u).
+            ``LABELS``; -1 = no complete label window, see ``keep_unlabelled``), ``label_end_bar``
+            (int64, u + lookforward), ``trading_day`` (int64, days since 1970-01-01), ``atr``
+            (float64, points at u).
         features: float64, same index, no NaN (columns in :mod:`opt.features._build`).
     """
 
@@ -48,15 +49,19 @@ def _active_types(cfg: Any) -> tuple[str, ...]:
     return tuple(t for t in LEVEL_TYPES if bool(cfg_value(use, t, where="levels.use")))
 
 
-def build_event_dataset(ctx: MarketContext, cfg: Any) -> EventDataset:
+def build_event_dataset(ctx: MarketContext, cfg: Any, *, keep_unlabelled: bool = False) -> EventDataset:
     """Build the labelled event dataset of one trial (DESIGN §5, §6).
 
     Only levels whose type is switched on in ``cfg.levels.use`` produce events or count as
-    neighbours. Events whose label window ``u+1 .. u+lookforward`` runs past the last bar are dropped.
+    neighbours. Events whose label window ``u+1 .. u+lookforward`` runs past the last bar are dropped,
+    unless ``keep_unlabelled``: then they are kept with ``label = -1`` (their features read bars
+    ``<= u`` only, so live prediction can score the touches of the last bars). Their
+    ``label_end_bar`` (``u + lookforward``) lies past the last bar; never train or score on them.
 
     Args:
         ctx: the study's :class:`MarketContext`.
         cfg: the composed config; reads ``levels.use``, ``events``, ``outcome``, ``features``.
+        keep_unlabelled: keep the touches without a complete label window (label -1).
 
     Returns:
         The :class:`EventDataset` (possibly empty, with all columns).
@@ -83,7 +88,9 @@ def build_event_dataset(ctx: MarketContext, cfg: Any) -> EventDataset:
         max_wait=ev.max_wait,
         cooldown=ev.cooldown,
     )
-    raw = raw[raw[:, 0] + oc.lookforward < ctx.n_bars]
+    complete = raw[:, 0] + oc.lookforward < ctx.n_bars
+    if not keep_unlabelled:
+        raw, complete = raw[complete], complete[complete]
     bar, entry, own, side, touches = (np.ascontiguousarray(raw[:, i]) for i in range(5))
     price = values[bar, own]
     atr_u = ctx.atr[bar]
@@ -99,7 +106,7 @@ def build_event_dataset(ctx: MarketContext, cfg: Any) -> EventDataset:
             "level_type": type_arr[own],
             "level_price": price,
             "side": side,
-            "label": label_events(ctx.high, ctx.low, bar, price, side, thr, lookforward=oc.lookforward),
+            "label": _labels(ctx, bar, price, side, thr, complete, lookforward=oc.lookforward),
             "label_end_bar": bar + oc.lookforward,
             "trading_day": ctx.calendar.trading_day[bar],
             "atr": atr_u,
@@ -109,3 +116,12 @@ def build_event_dataset(ctx: MarketContext, cfg: Any) -> EventDataset:
         ctx, events, touches_before=touches, level_values_u=values[bar], own_column=own, params=fp
     )
     return EventDataset(events=events, features=features)
+
+
+def _labels(ctx: MarketContext, bar: np.ndarray, price: np.ndarray, side: np.ndarray, thr: np.ndarray,
+            complete: np.ndarray, *, lookforward: int) -> np.ndarray:
+    """Labels (int64 ``(k,)``) of the events whose label window is ``complete``; -1 for the others."""
+    out = np.full(bar.shape[0], -1, dtype=np.int64)
+    out[complete] = label_events(ctx.high, ctx.low, bar[complete], price[complete], side[complete],
+                                 thr[complete], lookforward=lookforward)
+    return out
