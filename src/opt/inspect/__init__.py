@@ -1,0 +1,86 @@
+"""Looking at studies: ``python -m opt list``, ``show`` and ``ui`` (settings in ``conf/inspect``).
+
+- ``list``: the best trials of a stage as a table (stage, trial, score, key metrics, key params), with
+  filters ``inspect.min_trades``, ``inspect.top``, ``inspect.states`` and ``inspect.format=json|csv``
+  for programs.
+- ``show``: one trial in full (``inspect.trial=N``, default the best): params, metrics, the per-fold
+  breakdown from the ``fold_*`` metric histories, its MLflow tags and artifact locations.
+- ``ui``: the MLflow UI on 127.0.0.1 against the project's store (``inspect.dry_run=true`` prints the
+  command only), and how to open optuna-dashboard on the study storage.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+
+from omegaconf import DictConfig
+
+from opt.inspect._mlflow import open_client, run_detail, store_uri
+from opt.inspect._render import check_format, print_detail, print_rows
+from opt.inspect._trials import open_study, pick_trial, select_rows, stage_of, trial_row
+
+__all__ = ["list_command", "show_command", "ui_command", "ui_commands"]
+
+
+def list_command(cfg: DictConfig) -> int:
+    """``python -m opt list [+stage=N] [inspect.top=N inspect.min_trades=N inspect.format=json]``."""
+    ic = cfg.inspect
+    fmt_name = check_format(str(ic.format))
+    stage = stage_of(cfg)
+    study = open_study(cfg, stage)
+    rows = select_rows(study, stage, states=[str(s) for s in ic.states],
+                       min_trades=ic.min_trades, top=ic.top)
+    cols = ic.columns[f"stage{stage}"]
+    title = f"{study.study_name}: {len(rows)} of {len(study.trials)} trials, best first"
+    print_rows(rows, title=title, fmt_name=fmt_name, metrics=list(cols.metrics), params=list(cols.params))
+    return 0
+
+
+def show_command(cfg: DictConfig) -> int:
+    """``python -m opt show [+stage=N] [inspect.trial=N] [inspect.format=json]``."""
+    fmt_name = check_format(str(cfg.inspect.format))
+    stage = stage_of(cfg)
+    study = open_study(cfg, stage)
+    row = trial_row(pick_trial(study, cfg.inspect.trial), stage)
+    detail = {"study": study.study_name, **{k: v for k, v in row.items() if k not in ("metrics", "params")}}
+    detail.update(params=row["params"], metrics=row["metrics"])
+    if row["run_id"]:
+        found = run_detail(open_client(cfg), row["run_id"])
+        detail["metrics"] = {**row["metrics"], **found.pop("metrics", {})}
+        detail.update(found)
+    print_detail(detail, fmt_name=fmt_name)
+    return 0
+
+
+def ui_commands(cfg: DictConfig) -> tuple[list[str], list[str]]:
+    """The MLflow UI command and the optuna-dashboard command for this project's stores."""
+    uri = store_uri(cfg)
+    mlflow_ui = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+                 "--host", "127.0.0.1", "--port", str(int(cfg.inspect.port))]
+    storage = cfg.search.storage
+    if storage is None or str(storage).startswith("journal:") or str(storage).endswith((".log", ".journal")):
+        path = str(storage).removeprefix("journal:") if storage else f"{cfg.paths.experiments}/optuna-journal.log"
+        dashboard = ["optuna-dashboard", "--storage-class", "JournalFileStorage", path]
+    else:
+        dashboard = ["optuna-dashboard", str(storage)]
+    return mlflow_ui, [*dashboard, "--host", "127.0.0.1", "--port", str(int(cfg.inspect.dashboard_port))]
+
+
+def ui_command(cfg: DictConfig) -> int:
+    """``python -m opt ui [inspect.port=N] [inspect.dry_run=true]``: start the MLflow UI (blocks).
+
+    Returns:
+        The UI's exit status (0 on a dry run).
+    """
+    mlflow_ui, dashboard = ui_commands(cfg)
+    print(f"MLflow UI: http://127.0.0.1:{cfg.inspect.port}  ({shlex.join(mlflow_ui)})")
+    print(f"Optuna studies: {shlex.join(dashboard)}  then http://127.0.0.1:{cfg.inspect.dashboard_port}")
+    if cfg.inspect.dry_run:
+        return 0
+    sys.stdout.flush()
+    env_off = {} if cfg.tracking.get("telemetry", False) else {"MLFLOW_DISABLE_TELEMETRY": "true"}
+    return subprocess.run(mlflow_ui, env={**os.environ, **env_off}, check=False).returncode
+
