@@ -1,0 +1,203 @@
+"""``python -m opt promote``: validate the best stage-2 trial once on the held-out part and register it.
+
+Steps (DESIGN §9):
+
+1. pick the stage-2 trial (``promote.trial``, default the best) and read its exact config from its run;
+2. retrain it on the whole search part and evaluate it once on the test part
+   (:mod:`opt.promote.retrain`): the DESIGN §7 test metrics;
+3. overfitting guards (:mod:`opt.promote.guards`): the deflated Sharpe ratio given the trials the
+   studies ran, PBO by CSCV over the top-K stage-2 trials' walk-forward daily PnL;
+4. sensitivity of the test ``net_pnl`` to one-step bracket moves (:mod:`opt.promote.sensitivity`);
+5. the gates (``promote.gates``, :mod:`opt.promote.gates`); only if they pass (or ``promote.force``) the
+   model is registered (:mod:`opt.promote.pyfunc`) and the alias moved to the new version.
+
+Everything is recorded in a promote run (tag ``opt.role=promote``) of the study's MLflow experiment:
+metrics, tags ``opt.failed_gates`` / ``opt.forced`` / ``opt.model_version``, and artifacts (config,
+test trades, test equity curve with drawdown, sensitivity table, top-K daily PnL, report). Failed
+gates without ``force`` exit with :data:`GATES_FAILED_EXIT_CODE` and register nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from opt.promote import study as st
+from opt.promote.gates import Gate, check_gates, describe_failures
+from opt.promote.guards import dsr, pbo, trial_daily_pnl
+from opt.promote.policy import SignalPolicy
+from opt.promote.retrain import Retrained, retrain, walk_forward_days
+from opt.promote.sensitivity import bracket_sensitivity, plateau_score
+from opt.search.stage2_eval import plot_equity
+from opt.tracking import Tracker
+from opt.tracking.artifacts import write_config
+
+__all__ = ["GATES_FAILED_EXIT_CODE", "promote_command", "model_name"]
+
+log = logging.getLogger(__name__)
+
+GATES_FAILED_EXIT_CODE = 3
+"""Exit status of ``promote`` when a gate fails and ``promote.force`` is false."""
+
+#: config sections the registered policy needs at prediction time
+POLICY_SECTIONS = ("levels", "events", "outcome", "features", "bracket", "instrument", "data")
+
+
+def model_name(cfg: DictConfig) -> str:
+    """``promote.model_name``, default ``opt-<instrument>-<study>``."""
+    return str(cfg.promote.model_name or f"opt-{cfg.instrument.symbol}-{cfg.search.study_name}")
+
+
+def _guards(cfg: DictConfig, r: Retrained, studies: st.Studies, trial: Any, client: Any) -> tuple[
+        dict[str, float], pd.DataFrame]:
+    """DSR (walk-forward and test) and PBO metrics; the top-K daily PnL matrix (days x trials)."""
+    pc = cfg.promote
+    day_of_bar = r.ctx.calendar.trading_day
+    days = walk_forward_days(r)
+    n_trials = st.n_trials_run(studies, count_stage1=bool(pc.dsr.count_stage1))
+    sharpes = st.stage2_sharpes(studies.stage2)
+    columns: dict[str, np.ndarray] = {}
+    for t in st.ranked_trials(studies.stage2)[: int(pc.pbo.top_k)]:
+        trades = st.trial_trades(client, t.user_attrs["mlflow_run_id"])
+        if trades is not None:
+            columns[f"trial_{t.number}"] = trial_daily_pnl(trades, day_of_bar, days)
+    selected = columns.get(f"trial_{trial.number}")
+    if selected is None:
+        trades = st.trial_trades(client, trial.user_attrs["mlflow_run_id"])
+        selected = trial_daily_pnl(trades, day_of_bar, days) if trades is not None else np.zeros(0)
+    wf = dsr(selected, n_trials=n_trials, trial_sharpes=sharpes)
+    test_daily = trial_daily_pnl(r.result.trades, day_of_bar, r.test_days)
+    test = dsr(test_daily, n_trials=n_trials, trial_sharpes=sharpes)
+    matrix = pd.DataFrame(columns, index=pd.Index(days, name="trading_day"))
+    metrics = {
+        "deflated_sharpe": wf["deflated_sharpe"], "psr": wf["psr"], "dsr_sharpe_per_day": wf["sharpe"],
+        "dsr_sr0_per_day": wf["sr0"], "dsr_days": wf["n_obs"], "dsr_skew": wf["skew"],
+        "dsr_kurtosis": wf["kurtosis"], "n_trials": wf["n_trials"], "var_trial_sharpe": wf["var_trial_sharpe"],
+        "test_deflated_sharpe": test["deflated_sharpe"], "test_psr": test["psr"],
+        "test_sharpe_per_day": test["sharpe"], "test_days": test["n_obs"],
+        **pbo(matrix.to_numpy(), max_splits=int(pc.pbo.n_splits)),
+    }
+    return metrics, matrix
+
+
+def _lineage(cfg: DictConfig, r: Retrained, studies: st.Studies, trial: Any, client: Any) -> dict[str, str]:
+    from opt.search.runner import git_commit
+
+    run2 = str(trial.user_attrs["mlflow_run_id"])
+    run1 = client.get_run(run2).data.tags.get("opt.stage1_run")
+    stage1_trial = st.stage1_trial_of(studies, run1)
+    return {
+        "opt.study": str(cfg.search.study_name), "opt.stage2_study": studies.stage2.study_name,
+        "opt.stage1_study": studies.stage1.study_name if studies.stage1 is not None else "",
+        "opt.stage1_run": str(run1 or ""), "opt.stage2_run": run2,
+        "opt.stage1_trial": "" if stage1_trial is None else str(stage1_trial),
+        "opt.stage2_trial": str(trial.number), "opt.config_hash": st.config_hash(r.cfg),
+        "opt.data_fingerprint": r.fingerprint, "opt.git_commit": git_commit(),
+    }
+
+
+def _write_artifacts(folder: Path, r: Retrained, sensitivity: pd.DataFrame, matrix: pd.DataFrame,
+                     report: dict[str, Any]) -> None:
+    write_config(r.cfg, folder)
+    r.result.trades.to_parquet(folder / "test_trades.parquet", index=False)
+    plot_equity(r.result.trades, folder / "test_equity_curve.png", title="test part: equity and drawdown (net)")
+    sensitivity.to_csv(folder / "sensitivity.csv", index=False)
+    matrix.reset_index().to_parquet(folder / "topk_daily_pnl.parquet", index=False)
+    (folder / "promote_report.json").write_text(json.dumps(report, indent=1, default=str))
+
+
+def _print_report(metrics: dict[str, float], gates: list[Gate], sensitivity: pd.DataFrame) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="promote: test part and overfitting guards")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in metrics.items():
+        table.add_row(k, "nan" if math.isnan(v) else f"{v:.4g}")
+    console = Console()
+    console.print(table)
+    if not sensitivity.empty:
+        console.print(sensitivity.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    for g in gates:
+        console.print(f"{'PASS' if g.passed else 'FAIL'}  {g.describe()}")
+
+
+def promote_command(cfg: DictConfig) -> int:
+    """Entry of ``python -m opt promote`` (module docstring); returns the exit status.
+
+    Raises:
+        StageError: no stage-2 study, trial, run artifacts, or data that differ from the search's.
+        ConfigError: bad ``promote`` settings or instrument.
+    """
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    pc = cfg.promote
+    studies = st.load_studies(cfg)
+    trial = st.select_trial(studies.stage2, pc.trial)
+    tracker = Tracker(cfg)
+    run2 = str(trial.user_attrs["mlflow_run_id"])
+    pcfg = st.trial_config(cfg, tracker.client, run2)
+    r = retrain(pcfg, expected_fingerprint=st.data_fingerprint_of(tracker.client, run2))
+    metrics: dict[str, float] = {k: float(v) for k, v in r.result.metrics.items()}
+    metrics.update({"n_train_events": float(len(r.train)), "n_test_events": float(len(r.test))})
+    guards, matrix = _guards(pcfg, r, studies, trial, tracker.client)
+    metrics.update(guards)
+    sensitivity = bracket_sensitivity(pcfg, r.ds, r.ctx, r.result.proba, r.test, r.test_start, trial.distributions,
+                                      float_step=float(pc.sensitivity.float_step))
+    metrics.update(plateau_score(sensitivity, metrics["net_pnl"], keep_share=float(pc.sensitivity.keep_share)))
+    gates = check_gates(OmegaConf.to_container(pc.gates, resolve=True), metrics)
+    failed = [g.name for g in gates if not g.passed]
+    lineage = _lineage(pcfg, r, studies, trial, tracker.client)
+    name, forced = model_name(cfg), bool(pc.force) and bool(failed)
+    run_id = tracker.start_run(name=f"promote-{cfg.search.study_name}-trial{trial.number}",
+                               tags={"opt.role": "promote", **lineage})
+    status = "FAILED"
+    try:
+        tracker.log(run_id, params={**trial.user_attrs.get("config_params", {}),
+                                    **{f"promote.gates.{g.name}": g.threshold for g in gates}},
+                    metrics={k: v for k, v in metrics.items() if math.isfinite(v)},
+                    tags={"opt.failed_gates": ",".join(failed), "opt.forced": str(forced).lower(),
+                          "opt.gates": "; ".join(g.describe() for g in gates)})
+        report = {"metrics": metrics, "gates": [asdict(g) for g in gates], "lineage": lineage, "model_name": name}
+        with tempfile.TemporaryDirectory(prefix="opt-promote-") as tmp:
+            _write_artifacts(Path(tmp), r, sensitivity, matrix, report)
+            tracker.log_artifacts(run_id, tmp)
+        _print_report(metrics, gates, sensitivity)
+        if failed and not pc.force:
+            print(f"opt: promote refused, gate(s) failed: {describe_failures(gates)}. Nothing registered "
+                  f"(promote.force=true registers anyway); MLflow run {run_id}", file=sys.stderr)
+            status = "FINISHED"
+            return GATES_FAILED_EXIT_CODE
+        policy = SignalPolicy(cfg=OmegaConf.to_container(OmegaConf.masked_copy(pcfg, list(POLICY_SECTIONS)),
+                                                         resolve=True), model=r.model)
+        version = _register(policy, run_id, name, str(pc.alias), lineage, forced, failed, gates)
+        tracker.log(run_id, tags={"opt.registered_model": name, "opt.model_version": version})
+        if forced:
+            print(f"opt: promote.force=true: registered despite failed gate(s): {describe_failures(gates)}",
+                  file=sys.stderr)
+        print(f"registered {name} version {version} as @{pc.alias}: "
+              f"mlflow.pyfunc.load_model('models:/{name}@{pc.alias}') (tracking URI {tracker.uri})")
+        status = "FINISHED"
+        return 0
+    finally:
+        tracker.end_run(run_id, status)
+
+
+def _register(policy: SignalPolicy, run_id: str, name: str, alias: str, lineage: dict[str, str], forced: bool,
+              failed: list[str], gates: list[Gate]) -> str:
+    from opt.promote.pyfunc import log_and_register
+
+    tags = {**lineage, "opt.promote_run": run_id, "opt.forced": str(forced).lower(), "opt.failed_gates": ",".join(failed)}
+    description = "gates: " + ("; ".join(g.describe() for g in gates) or "none") + (" (forced)" if forced else "")
+    return log_and_register(policy, run_id=run_id, name=name, alias=alias, tags=tags, description=description)

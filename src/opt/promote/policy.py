@@ -1,0 +1,167 @@
+"""The promoted signal policy: 1-minute bars in, bracket orders out (the registered model's logic).
+
+:class:`SignalPolicy` holds what a stage-2 trial is made of (sessions/levels config, event geometry,
+features, the trained classifier and the OCO bracket) and turns a frame of bars into one row per
+signal, using those bars only: the market context and the events are built from them
+(:func:`opt.dataset.build_context`, :func:`opt.dataset.build_event_dataset` with
+``keep_unlabelled=True``, so a touch on the last bar still gives a signal), the classifier scores
+every touch, and :func:`opt.search.stage2_eval.calls_to_orders` keeps the confident BREAK/BOUNCE
+calls (DESIGN §8). Everything is causal, so the signals up to bar t do not change when later bars are
+added or removed.
+
+Prices follow the bracket simulator's rules (:mod:`opt.brackets.simulator`) with the signal bar's close
+as the reference: a limit entry is ``close - d x entry_offset_atr x ATR`` rounded to the tick grid away
+from the market (exactly the simulator's limit); a market entry fills at the next bar's open, unknown
+at the signal, so ``entry`` is the signal close and the live executor should keep the distances
+(``risk_points``, ``tp_r``) from its actual fill, as the simulator does. The stop is ``stop_atr x ATR``
+(of ``atr_timeframe``-minute bars) from the entry, or ``stop_buffer_ticks`` beyond the level, and the
+take-profit ``tp_r`` x risk, both rounded away from the entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from opt.brackets import BracketParams
+from opt.brackets.simulator import tick_fraction
+from opt.data import validate_bars
+from opt.dataset import build_context, build_event_dataset
+from opt.indicators import timeframe_atr
+from opt.models import CLASS_NAMES, Classifier
+from opt.search.stage2_eval import calls_to_orders, model_input
+
+__all__ = ["SIGNAL_COLUMNS", "SignalPolicy", "order_prices", "to_grid"]
+
+#: columns of :meth:`SignalPolicy.signals`, in order
+SIGNAL_COLUMNS = ("timestamp", "bar", "level_type", "level_name", "level_price", "side", "direction", "call",
+                  "probability", "entry_type", "entry", "stop", "take_profit", "risk_points", "expiry",
+                  "max_hold_bars")
+TICK_EPS = 1e-6  # ticks of tolerance when snapping to the grid (as the simulator)
+
+
+def to_grid(x: np.ndarray, side: np.ndarray, tick_size: float) -> np.ndarray:
+    """Round prices to the tick grid: down where ``side`` is +1, up where it is -1 (points).
+
+    The tick is written as ``num / den`` (:func:`opt.brackets.simulator.tick_fraction`) so grid prices
+    equal the decimals a CSV parser gives, as in the simulator.
+    """
+    num, den = tick_fraction(float(tick_size))
+    side = np.asarray(side, dtype=np.float64)
+    return side * np.floor(side * np.asarray(x, dtype=np.float64) * (den / num) + TICK_EPS) * num / den
+
+
+def order_prices(close: np.ndarray, direction: np.ndarray, atr: np.ndarray, level: np.ndarray,
+                 bp: BracketParams) -> dict[str, np.ndarray]:
+    """Entry, stop, take-profit and risk (points) of orders placed at the close of their signal bars.
+
+    Args:
+        close: float64 ``(k,)`` close of each signal bar, points.
+        direction: ``(k,)`` +1 long / -1 short.
+        atr: float64 ``(k,)`` ATR of ``bp.atr_timeframe``-minute bars known at the signal, points.
+        level: float64 ``(k,)`` level price, points (read when ``stop_mode="level"``).
+        bp: the bracket and instrument parameters.
+
+    Returns:
+        ``entry``, ``stop``, ``take_profit``, ``risk_points`` float64 ``(k,)``; NaN where the
+        simulator would reject the order (risk not > 0, ATR not finite).
+    """
+    d = np.asarray(direction, dtype=np.float64)
+    close, atr, level = (np.asarray(a, dtype=np.float64) for a in (close, atr, level))
+    if bp.entry_mode == "limit":
+        entry = to_grid(close - d * (bp.entry_offset_atr * atr), d, bp.tick_size)
+    else:
+        entry = close.copy()
+    raw = level - d * (bp.stop_buffer_ticks * bp.tick_size) if bp.stop_mode == "level" else entry - d * (
+        bp.stop_atr * atr)
+    with np.errstate(invalid="ignore"):
+        stop = to_grid(raw, d, bp.tick_size)
+        risk = d * (entry - stop)
+        ok = np.isfinite(entry) & np.isfinite(stop) & (risk > 0)
+        target = to_grid(entry + d * (bp.tp_r * risk), -d, bp.tick_size)
+    nan = np.full_like(entry, np.nan)
+    return {"entry": np.where(ok, entry, nan), "stop": np.where(ok, stop, nan),
+            "take_profit": np.where(ok, target, nan), "risk_points": np.where(ok, risk, nan)}
+
+
+@dataclass
+class SignalPolicy:
+    """A promoted stage-2 configuration: dataset geometry, trained classifier and bracket.
+
+    Attributes:
+        cfg: plain dict with the config sections ``levels``, ``events``, ``outcome``, ``features``,
+            ``bracket``, ``instrument`` and ``data`` (for ``data.tz``), resolved.
+        model: the trained classifier (P(BREAK), P(BOUNCE), P(CHOP)).
+    """
+
+    cfg: dict[str, Any]
+    model: Classifier
+
+    @property
+    def bracket(self) -> BracketParams:
+        """The checked bracket and instrument parameters."""
+        return BracketParams.from_config(self.cfg["bracket"], self.cfg["instrument"])
+
+    def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
+        """Turn 1-minute bars into bracket orders, one row per signal (see the module docstring).
+
+        Args:
+            bars: ``timestamp`` (tz-aware, or naive in ``data.tz``), ``open``, ``high``, ``low``,
+                ``close`` (points), ``volume`` (contracts); one row per traded minute, ascending.
+
+        Returns:
+            Columns :data:`SIGNAL_COLUMNS`: ``timestamp`` (UTC open time of the touch bar; the order is
+            placed at its close), ``bar`` (row in ``bars``), ``level_type``, ``level_name``,
+            ``level_price``, ``side`` (``long``/``short``), ``direction`` (+1/-1), ``call``
+            (``BREAK``/``BOUNCE``), ``probability`` (P of the call), ``entry_type``
+            (``market``/``limit``), ``entry``, ``stop``, ``take_profit``, ``risk_points`` (points),
+            ``expiry`` (UTC time after which an unfilled entry is cancelled: the end of the next bar for
+            market orders, of bar ``expiry_bars`` after the signal for limits) and ``max_hold_bars``.
+
+        Raises:
+            DataError: bars that break a rule of DESIGN §3 (the message names the row and the rule).
+        """
+        frame = validate_bars(pd.DataFrame(bars), source="predict input", tz=self.cfg["data"].get("tz"))
+        ctx = build_context(frame, self.cfg)
+        ds = build_event_dataset(ctx, self.cfg, keep_unlabelled=True)
+        if len(ds) == 0:
+            return _empty()
+        bp = self.bracket
+        proba = self.model.predict_proba(model_input(ds, ctx, np.arange(len(ds))))
+        orders = calls_to_orders(proba, ds.events, confidence=bp.confidence, direction=bp.direction)
+        if orders.empty:
+            return _empty()
+        sig = orders["signal_bar"].to_numpy(np.int64)
+        atr = timeframe_atr(ctx.bars, int(bp.atr_timeframe), int(self.cfg["levels"]["atr_period"]))[sig]
+        d = orders["direction"].to_numpy(np.int64)
+        prices = order_prices(ctx.close[sig], d, atr, orders["level_price"].to_numpy(np.float64), bp)
+        events = ds.events.iloc[orders["event"].to_numpy()].reset_index(drop=True)
+        stamp = pd.to_datetime(ctx.timestamps[sig], utc=True)
+        live_bars = bp.expiry_bars if bp.entry_mode == "limit" else 1
+        out = pd.DataFrame({
+            "timestamp": stamp, "bar": sig, "level_type": events["level_type"].astype(str),
+            "level_name": events["level_name"].astype(str), "level_price": events["level_price"].to_numpy(),
+            "side": np.where(d > 0, "long", "short"), "direction": d,
+            "call": np.asarray(CLASS_NAMES)[orders["call"].to_numpy()], "probability": orders["proba"].to_numpy(),
+            "entry_type": bp.entry_mode, **prices,
+            "expiry": stamp + pd.Timedelta(minutes=1 + live_bars), "max_hold_bars": int(bp.max_hold_bars),
+        })
+        return out[list(SIGNAL_COLUMNS)]
+
+
+def _empty() -> pd.DataFrame:
+    """No signal: the columns of :data:`SIGNAL_COLUMNS` with their dtypes."""
+    ts = pd.Series([], dtype="datetime64[ns, UTC]")
+    return pd.DataFrame({
+        "timestamp": ts, "bar": pd.Series([], dtype=np.int64), "level_type": pd.Series([], dtype=object),
+        "level_name": pd.Series([], dtype=object), "level_price": pd.Series([], dtype=np.float64),
+        "side": pd.Series([], dtype=object), "direction": pd.Series([], dtype=np.int64),
+        "call": pd.Series([], dtype=object), "probability": pd.Series([], dtype=np.float64),
+        "entry_type": pd.Series([], dtype=object), "entry": pd.Series([], dtype=np.float64),
+        "stop": pd.Series([], dtype=np.float64), "take_profit": pd.Series([], dtype=np.float64),
+        "risk_points": pd.Series([], dtype=np.float64), "expiry": ts,
+        "max_hold_bars": pd.Series([], dtype=np.int64),
+    })
