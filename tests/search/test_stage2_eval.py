@@ -8,9 +8,9 @@ import pytest
 
 from opt.dataset import EventDataset, build_event_dataset
 from opt.evaluation import walk_forward_folds
+from opt.indicators import timeframe_atr
 from opt.search.market import prepare_market
 from opt.search.stage2_eval import calls_to_orders, evaluate_span, fit_model
-from opt.indicators import timeframe_atr
 
 from conftest import compose_config
 
