@@ -24,6 +24,7 @@ import hydra
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from opt.config_rules import check_config
 from opt.errors import USER_ERROR_EXIT_CODE, OptError
 from opt.paths import conf_dir
 
@@ -78,6 +79,7 @@ def _user_error(message: str) -> None:
 def _guarded(task: Callable[[DictConfig], int | None], cfg: DictConfig) -> None:
     """Run ``task`` and turn user errors into a message and exit status 2 (no traceback)."""
     try:
+        check_config(cfg)
         code = task(cfg)
     except OptError as exc:
         _user_error(str(exc))

@@ -25,6 +25,7 @@ from typing import Any
 import optuna
 from omegaconf import DictConfig, OmegaConf
 
+from opt.config_rules import check_range
 from opt.errors import ConfigError
 
 __all__ = ["iter_space", "suggest", "apply_params", "validate_space"]
@@ -75,6 +76,8 @@ def validate_space(space: Mapping[str, Any] | DictConfig, cfg: DictConfig, *, wh
             raise ConfigError(f"{key}: a log-scale range needs low > 0, got {low!r}")
         if base is not None and low <= 0:
             raise ConfigError(f"{key}: an offset needs low > 0 so the order holds, got {low!r}")
+        if base is None:
+            check_range(name, low, high, where=key)
 
 
 def suggest(trial: optuna.Trial, space: Mapping[str, Any] | DictConfig) -> dict[str, Any]:
