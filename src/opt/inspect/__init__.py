@@ -59,7 +59,7 @@ def ui_commands(cfg: DictConfig) -> tuple[list[str], list[str]]:
     """The MLflow UI command and the optuna-dashboard command for this project's stores."""
     uri = store_uri(cfg)
     mlflow_ui = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-                 "--host", "127.0.0.1", "--port", str(int(cfg.inspect.port))]
+                 "--host", "127.0.0.1", "--port", str(int(cfg.inspect.port)), "--workers", str(int(cfg.inspect.workers))]
     storage = cfg.search.storage
     if storage is None or str(storage).startswith("journal:") or str(storage).endswith((".log", ".journal")):
         path = str(storage).removeprefix("journal:") if storage else f"{cfg.paths.experiments}/optuna-journal.log"

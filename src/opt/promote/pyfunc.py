@@ -48,10 +48,10 @@ class SignalModel(mlflow.pyfunc.PythonModel):
 
 def signature() -> ModelSignature:
     """Input columns (bars) and output columns (signals) of the model, shown in the registry."""
-    # tz-aware timestamps (the bars' normal form) fail MLflow's datetime enforcement: accept any type
-    # here; the policy validates the bars itself (opt.data.validate_bars)
-    bars = Schema([ColSpec(AnyType(), "timestamp"),
-                   *(ColSpec("double", c) for c in ("open", "high", "low", "close", "volume"))])
+    # MLflow's type enforcement refuses tz-aware timestamps and integer volumes (int64 -> double is not
+    # "safe" to it), the bars' normal forms: the columns are named here and the policy checks the
+    # values itself (opt.data.validate_bars, with a message naming the row and the rule)
+    bars = Schema([ColSpec(AnyType(), c) for c in ("timestamp", "open", "high", "low", "close", "volume")])
     return ModelSignature(inputs=bars, outputs=Schema([ColSpec(_OUTPUT_TYPES.get(c, "string"), c)
                                                        for c in SIGNAL_COLUMNS]))
 
@@ -84,7 +84,8 @@ def log_and_register(policy: SignalPolicy, *, run_id: str, name: str, alias: str
     from mlflow.tracking import MlflowClient
 
     with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*input example was not provided.*")  # the signature is given
+        # the signature is given explicitly (see SignalModel.predict for why there are no type hints)
+        warnings.filterwarnings("ignore", message=".*(input example was not provided|Add type hints).*")
         info = mlflow.pyfunc.log_model(name="model", python_model=SignalModel(policy), signature=signature(),
                                        pip_requirements=_requirements())
     version = mlflow.register_model(info.model_uri, name, tags=dict(tags))

@@ -1,0 +1,160 @@
+"""``python -m opt promote`` on a tiny real study: gates refuse or force, the registry alias moves, and the
+registered champion reproduces the retrained model's signals without look-ahead, in a fresh process too."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from tiny_study import COMMON, STUDY, config, run_cli, tiny_study
+
+from opt.errors import StageError
+from opt.promote import SIGNAL_COLUMNS
+from opt.promote.command import promote_command
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:.*Add type hints:UserWarning")]
+
+MODEL = f"opt-MES-{STUDY}"
+NO_GATES = [f"promote.gates.{g}=null" for g in ("min_trades", "min_net_pnl", "min_precision_at_80",
+                                                  "min_deflated_sharpe", "min_test_deflated_sharpe", "max_pbo",
+                                                  "min_plateau_score")]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_study(tmp_path_factory)
+
+
+def _client(study: Path):  # noqa: ANN202
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{study / 'mlruns' / 'mlflow.db'}")
+
+
+def _versions(study: Path) -> list[int]:
+    return sorted(int(v.version) for v in _client(study).search_model_versions(f"name='{MODEL}'"))
+
+
+def _promote_runs(study: Path) -> list:
+    client = _client(study)
+    exp = client.get_experiment_by_name(STUDY)
+    return client.search_runs([exp.experiment_id], "tags.`opt.role` = 'promote'", order_by=["start_time DESC"])
+
+
+def _best_trial_run(study: Path) -> str:
+    import yaml
+
+    return yaml.safe_load((study / "experiments" / STUDY / "best_stage2.yaml").read_text())["mlflow_run_id"]
+
+
+def test_promote_without_a_stage2_study_says_what_to_run(workdir: Path) -> None:
+    with pytest.raises(StageError, match=r"no study 'tiny-stage2'.*run stage 2 first"):
+        promote_command(config())
+
+
+def test_an_impossible_gate_refuses_names_the_gate_and_registers_nothing(study: Path) -> None:
+    before = _versions(study)
+    result = run_cli(["promote", *COMMON, "promote.gates.min_trades=1000000"], study)
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "gate(s) failed" in result.stderr and "min_trades: n_trades=" in result.stderr
+    assert "< 1e+06" in result.stderr and "Traceback" not in result.stderr
+    assert _versions(study) == before
+    run = _promote_runs(study)[0]
+    assert run.data.tags["opt.role"] == "promote" and run.info.status == "FINISHED"
+    assert "min_trades" in run.data.tags["opt.failed_gates"].split(",") and run.data.tags["opt.forced"] == "false"
+    assert "opt.model_version" not in run.data.tags
+    for name in ("net_pnl", "n_trades", "win_rate", "expectancy_r", "profit_factor", "max_drawdown", "sharpe",
+                 "auc", "brier", "deflated_sharpe", "psr", "n_trials", "pbo", "plateau_score"):
+        assert name in run.data.metrics, name
+    assert run.data.metrics["n_trials"] == 4  # 2 stage-1 + 2 stage-2 trials
+    artifacts = {a.path for a in _client(study).list_artifacts(run.info.run_id)}
+    assert {"config.yaml", "test_trades.parquet", "test_equity_curve.png", "sensitivity.csv",
+            "topk_daily_pnl.parquet", "promote_report.json"} <= artifacts
+    # the walk-forward days are rebuilt exactly: the DSR's per-day Sharpe x sqrt(252) is the trial's sharpe
+    trial = _client(study).get_run(_best_trial_run(study))
+    assert run.data.metrics["dsr_sharpe_per_day"] * math.sqrt(252) == pytest.approx(
+        trial.data.metrics["sharpe"], rel=1e-6, abs=1e-9)
+
+
+def test_force_registers_despite_the_gate_with_lineage_and_the_champion_alias(study: Path) -> None:
+    before = _versions(study)
+    result = run_cli(["promote", *COMMON, "promote.gates.min_trades=1000000", "promote.force=true"], study)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "registered despite failed gate(s): min_trades" in result.stderr
+    versions = _versions(study)
+    assert versions == [*before, (before[-1] if before else 0) + 1]
+    champion = _client(study).get_model_version_by_alias(MODEL, "champion")
+    assert int(champion.version) == versions[-1]
+    tags = champion.tags
+    assert tags["opt.forced"] == "true" and "min_trades" in tags["opt.failed_gates"]
+    assert tags["opt.stage2_run"] == _best_trial_run(study) and tags["opt.stage2_study"] == f"{STUDY}-stage2"
+    assert tags["opt.stage1_study"] == f"{STUDY}-stage1" and tags["opt.stage1_trial"].isdigit()
+    for key in ("opt.stage1_run", "opt.stage2_trial", "opt.config_hash", "opt.data_fingerprint", "opt.git_commit",
+                "opt.promote_run"):
+        assert tags[key], key
+    promote = _promote_runs(study)[0]
+    assert promote.data.tags["opt.forced"] == "true" and promote.data.tags["opt.model_version"] == str(champion.version)
+
+
+def test_a_second_promote_that_passes_moves_the_alias(study: Path) -> None:
+    with contextlib.chdir(study):
+        first = _versions(study)
+        assert promote_command(config(*NO_GATES)) == 0
+    champion = _client(study).get_model_version_by_alias(MODEL, "champion")
+    assert int(champion.version) == first[-1] + 1
+    assert champion.tags["opt.forced"] == "false" and champion.tags["opt.failed_gates"] == ""
+
+
+def test_champion_reproduces_the_retrained_model_and_does_not_look_ahead(study: Path) -> None:
+    import mlflow
+
+    from opt.dataset import build_context, build_event_dataset
+    from opt.promote.retrain import retrain
+    from opt.promote.study import trial_config
+    from opt.search.stage2_eval import calls_to_orders, model_input
+
+    with contextlib.chdir(study):
+        mlflow.set_tracking_uri("sqlite:///mlruns/mlflow.db")
+        champion = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+        cfg = trial_config(config(), _client(study), _best_trial_run(study))
+        fit = retrain(cfg)
+    bars = fit.ctx.bars.iloc[-8000:].reset_index(drop=True)
+    out = champion.predict(bars)
+    assert list(out.columns) == list(SIGNAL_COLUMNS) and len(out) >= 3
+    ctx = build_context(bars, cfg)
+    ds = build_event_dataset(ctx, cfg, keep_unlabelled=True)
+    proba = fit.model.predict_proba(model_input(ds, ctx, np.arange(len(ds))))
+    orders = calls_to_orders(proba, ds.events, confidence=float(cfg.bracket.confidence),
+                             direction=str(cfg.bracket.direction))
+    np.testing.assert_array_equal(out["bar"].to_numpy(), orders["signal_bar"].to_numpy())
+    np.testing.assert_array_equal(out["direction"].to_numpy(), orders["direction"].to_numpy())
+    np.testing.assert_allclose(out["probability"].to_numpy(), orders["proba"].to_numpy(), rtol=1e-6)
+    # no look-ahead: cutting the bars right after a signal leaves the signals up to it unchanged, and the
+    # signal on the last bar (no complete label window) is still there
+    t = int(out["bar"].iloc[len(out) // 2])
+    cut = champion.predict(bars.iloc[: t + 1])
+    pd.testing.assert_frame_equal(cut.reset_index(drop=True), out[out["bar"] <= t].reset_index(drop=True))
+    assert int(cut["bar"].iloc[-1]) == t
+
+
+def test_champion_loads_in_a_fresh_process_and_returns_signals(study: Path, es_csv: Path) -> None:
+    script = f"""
+import json, mlflow, pandas as pd
+mlflow.set_tracking_uri("sqlite:///mlruns/mlflow.db")
+model = mlflow.pyfunc.load_model("models:/{MODEL}@champion")
+bars = pd.read_csv({str(es_csv)!r}).tail(6000)  # ES bars, as a user would read them (int volume, text time)
+out = model.predict(bars)
+print(json.dumps({{"columns": list(out.columns), "n": len(out)}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=study, capture_output=True, text=True, timeout=300,
+                            env={"MLFLOW_DISABLE_TELEMETRY": "true", "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["columns"] == list(SIGNAL_COLUMNS) and report["n"] > 0

@@ -1,0 +1,50 @@
+"""A tiny real study shared by the promote, inspect and notebook tests: stage 1 + stage 2 run once per session.
+
+Synthetic bars (35 trading days), 2 trials per stage, 2 walk-forward folds, run in-process through
+:func:`opt.search.runner.run_command` in ``<session tmp>/tiny-study`` (experiments/ and mlruns/ there).
+Import it from another test folder with ``sys.path.insert(0, <tests/promote>)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared conftest helpers
+from conftest import compose_config  # noqa: E402
+
+STUDY = "tiny"
+COMMON = [f"search.study_name={STUDY}", "data.synthetic.n_days=35", "search.progress=false"]
+STAGE2 = ["split.n_folds=2"]
+
+
+def tiny_study(factory: pytest.TempPathFactory) -> Path:
+    """The folder of the tiny study, built on first use in this session (later calls reuse it)."""
+    root = factory.getbasetemp() / "tiny-study"
+    done = root / ".done"
+    if not done.exists():
+        from opt.search.runner import run_command
+
+        root.mkdir(exist_ok=True)
+        with contextlib.chdir(root):
+            assert run_command(compose_config(["+stage=1", *COMMON, "search.n_trials=2"])) == 0
+            assert run_command(compose_config(["+stage=2", *COMMON, *STAGE2, "search.n_trials=2"])) == 0
+        done.touch()
+    return root
+
+
+def config(*overrides: str):  # noqa: ANN201 - a DictConfig
+    """The composed config of the tiny study with ``overrides`` (run it with the study folder as cwd)."""
+    return compose_config([*COMMON, *overrides])
+
+
+def run_cli(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``python -m opt ARGS`` in ``cwd`` (as tests/e2e/helpers.py); never raises on the exit status."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
+    return subprocess.run([sys.executable, "-m", "opt", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
