@@ -14,6 +14,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from importlib import metadata
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -37,11 +38,12 @@ class SignalModel(mlflow.pyfunc.PythonModel):
     def __init__(self, policy: SignalPolicy) -> None:
         self.policy = policy
 
-    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]  # noqa: ANN001
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+                ) -> pd.DataFrame:
         """Signals of the bars ``model_input`` (a DataFrame of 1-minute bars); ``params`` is unused.
 
-        Not annotated on purpose: MLflow reads the annotations of ``predict`` as an input schema and
-        accepts only ``list[...]`` there (it warns on ``pd.DataFrame``); :func:`signature` is the schema.
+        ``pd.DataFrame`` is a type hint MLflow accepts without inferring a schema from it; the schema
+        is :func:`signature`.
         """
         return self.policy.signals(pd.DataFrame(model_input))
 
@@ -84,8 +86,7 @@ def log_and_register(policy: SignalPolicy, *, run_id: str, name: str, alias: str
     from mlflow.tracking import MlflowClient
 
     with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
-        # the signature is given explicitly (see SignalModel.predict for why there are no type hints)
-        warnings.filterwarnings("ignore", message=".*(input example was not provided|Add type hints).*")
+        warnings.filterwarnings("ignore", message=".*input example was not provided")  # the signature is given
         info = mlflow.pyfunc.log_model(name="model", python_model=SignalModel(policy), signature=signature(),
                                        pip_requirements=_requirements())
     version = mlflow.register_model(info.model_uri, name, tags=dict(tags))
