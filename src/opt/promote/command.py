@@ -50,8 +50,8 @@ log = logging.getLogger(__name__)
 GATES_FAILED_EXIT_CODE = 3
 """Exit status of ``promote`` when a gate fails and ``promote.force`` is false."""
 
-#: config sections the registered policy needs at prediction time
-POLICY_SECTIONS = ("levels", "events", "outcome", "features", "bracket", "instrument", "data")
+#: config sections the registered policy needs at prediction time (plus ``data.tz``)
+POLICY_SECTIONS = ("levels", "events", "outcome", "features", "bracket", "instrument")
 
 
 def model_name(cfg: DictConfig) -> str:
@@ -179,8 +179,9 @@ def promote_command(cfg: DictConfig) -> int:
                   f"(promote.force=true registers anyway); MLflow run {run_id}", file=sys.stderr)
             status = "FINISHED"
             return GATES_FAILED_EXIT_CODE
-        policy = SignalPolicy(cfg=OmegaConf.to_container(OmegaConf.masked_copy(pcfg, list(POLICY_SECTIONS)),
-                                                         resolve=True), model=r.model)
+        policy = SignalPolicy(cfg={**OmegaConf.to_container(OmegaConf.masked_copy(pcfg, list(POLICY_SECTIONS)),
+                                                            resolve=True), "data": {"tz": pcfg.data.tz}},
+                              model=r.model)
         version = _register(policy, run_id, name, str(pc.alias), lineage, forced, failed, gates)
         tracker.log(run_id, tags={"opt.registered_model": name, "opt.model_version": version})
         if forced:

@@ -16,6 +16,10 @@ at the signal, so ``entry`` is the signal close and the live executor should kee
 (``risk_points``, ``tp_r``) from its actual fill, as the simulator does. The stop is ``stop_atr x ATR``
 (of ``atr_timeframe``-minute bars) from the entry, or ``stop_buffer_ticks`` beyond the level, and the
 take-profit ``tp_r`` x risk, both rounded away from the entry.
+
+Every confident call is a signal: ``bracket.max_positions`` (the simulator's limit on open positions)
+is left to the executor, which knows its open positions. ``expiry`` counts minutes, not bars, so
+with gaps in the data it ends sooner than ``expiry_bars`` traded bars would.
 """
 
 from __future__ import annotations
@@ -93,7 +97,8 @@ class SignalPolicy:
 
     Attributes:
         cfg: plain dict with the config sections ``levels``, ``events``, ``outcome``, ``features``,
-            ``bracket``, ``instrument`` and ``data`` (for ``data.tz``), resolved.
+            ``bracket``, ``instrument`` and ``data`` (only ``data.tz``, the zone of naive timestamps),
+            resolved.
         model: the trained classifier (P(BREAK), P(BOUNCE), P(CHOP)).
     """
 
