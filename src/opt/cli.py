@@ -45,7 +45,7 @@ commands:
   run       run or resume a search stage        python -m opt run +stage=1
   promote   validate and register the winner    python -m opt promote
   list      best trials of a study              python -m opt list +stage=2
-  show      one trial in full                   python -m opt show +stage=2 show.trial=3
+  show      one trial in full                   python -m opt show +stage=2 inspect.trial=3
   ui        MLflow UI on the project's store    python -m opt ui
 
 examples:
