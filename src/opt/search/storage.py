@@ -5,18 +5,24 @@
 - ``journal:PATH`` or a path ending in ``.log``/``.journal``: a journal file at PATH.
 - ``sqlite:///...``, ``postgresql://...``, ``mysql://...``: an RDB storage with heartbeats, so a trial
   whose process died is marked FAIL after ``search.grace_period`` seconds.
+
+SQLite is for one process (``search.workers=1``); the journal file serves several workers on one
+host, PostgreSQL several hosts (:func:`check_parallel`).
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import optuna
 from omegaconf import DictConfig
 
 from opt.errors import ConfigError
+from opt.stores import init_lock, sqlalchemy_url
 
-__all__ = ["make_storage", "study_name_for", "describe_storage"]
+__all__ = ["make_storage", "study_name_for", "describe_storage", "is_journal", "check_parallel"]
 
 _RDB_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql")
 
@@ -27,11 +33,30 @@ def study_name_for(cfg: DictConfig, stage: int) -> str:
 
 
 def describe_storage(cfg: DictConfig) -> str:
-    """Human-readable storage location (for logs, tags and optuna-dashboard)."""
+    """Human-readable storage location (for logs, tags and optuna-dashboard); a password is masked."""
     url = cfg.search.storage
     if url is None:
         return str(Path(cfg.paths.experiments) / "optuna-journal.log")
-    return str(url)
+    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", str(url))
+
+
+def is_journal(cfg: DictConfig) -> bool:
+    """Whether ``search.storage`` names a journal file (the default)."""
+    url = cfg.search.storage
+    return url is None or str(url).startswith("journal:") or str(url).endswith((".log", ".journal"))
+
+
+def check_parallel(cfg: DictConfig, workers: int) -> None:
+    """Refuse a storage that ``workers`` processes cannot share.
+
+    Raises:
+        ConfigError: SQLite storage with more than one worker.
+    """
+    if workers > 1 and str(cfg.search.storage or "").startswith("sqlite:"):
+        raise ConfigError(
+            f"search.storage={cfg.search.storage!r} is SQLite, which is not safe for search.workers={workers} "
+            "parallel processes: use the journal file (search.storage=null, the default, for one host) or "
+            "PostgreSQL (search.storage=postgresql://USER@HOST:PORT/DB, for one or several hosts)")
 
 
 def make_storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
@@ -41,7 +66,7 @@ def make_storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
         ConfigError: naming ``search.storage`` when the URL is not understood or cannot be opened.
     """
     url = cfg.search.storage
-    if url is None or str(url).startswith("journal:") or str(url).endswith((".log", ".journal")):
+    if is_journal(cfg):
         path = Path(str(url).removeprefix("journal:")) if url else Path(cfg.paths.experiments) / "optuna-journal.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         backend = optuna.storages.journal.JournalFileBackend(
@@ -54,16 +79,18 @@ def make_storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
             f"search.storage={url!r} is not understood: use null (journal file under experiments/), "
             "journal:PATH, sqlite:///PATH, or postgresql://USER@HOST:PORT/DB"
         )
-    if url.startswith("postgres:"):
-        url = "postgresql:" + url[len("postgres:"):]
+    url = sqlalchemy_url(url)  # postgresql:// -> postgresql+psycopg2://
     heartbeat = cfg.search.get("heartbeat_interval", 10)
     grace = cfg.search.get("grace_period", 30)
     try:
-        return optuna.storages.RDBStorage(
-            url,
-            heartbeat_interval=int(heartbeat) if heartbeat else None,
-            grace_period=int(grace) if heartbeat else None,
-            engine_kwargs={"pool_pre_ping": True} if url.startswith(("postgresql", "mysql")) else None,
-        )
+        # processes that start together on an empty database race its table creation: one at a time
+        with init_lock(url, name="optuna"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeat_interval
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=int(heartbeat) if heartbeat else None,
+                grace_period=int(grace) if heartbeat else None,
+                engine_kwargs={"pool_pre_ping": True} if url.startswith(("postgresql", "mysql")) else None,
+            )
     except Exception as exc:  # noqa: BLE001 - a store that will not open is a user problem
-        raise ConfigError(f"search.storage={url!r} could not be opened: {exc}") from exc
+        raise ConfigError(f"search.storage={describe_storage(cfg)!r} could not be opened: {exc}") from exc

@@ -2,25 +2,60 @@
 
 Uses :class:`mlflow.tracking.MlflowClient` directly (no global active-run state), batched logging
 (one ``log_batch`` per trial) and synchronous writes: async logging costs ~0.5-1 s per run end.
-The default store is ``sqlite:///mlruns/mlflow.db`` with artifacts under ``mlruns/artifacts``.
+The default store is ``sqlite:///mlruns/mlflow.db`` with artifacts under ``mlruns/artifacts``;
+``postgresql://USER@HOST:PORT/DB`` (opened with psycopg2) serves several hosts.
+
+Several processes may write at once: their first contact with the store (which migrates an empty
+database) is serialized with :func:`opt.stores.init_lock`, and a write that meets a busy database is
+retried (:func:`retry_locked`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from omegaconf import DictConfig
 
 from opt.errors import ConfigError
+from opt.stores import init_lock, sqlalchemy_url
 
-__all__ = ["Tracker", "sqlite_path", "PARAM_VALUE_MAX"]
+__all__ = ["Tracker", "sqlite_path", "retry_locked", "PARAM_VALUE_MAX"]
 
 PARAM_VALUE_MAX = 6000  # MLflow's param value length limit (characters)
+RETRY_FOR_S = 120.0  # how long a write that hit a busy database is retried (seconds)
+_TRANSIENT = ("database is locked", "deadlock detected", "could not serialize access")
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+
+def retry_locked(call: Callable[[], T], *, for_s: float = RETRY_FOR_S) -> T:
+    """Run ``call``; while it fails because the database is busy, wait (doubling, 0.05-2 s) and retry.
+
+    SQLite waits ``busy_timeout`` (MLflow sets 20 s) before it reports "database is locked";
+    PostgreSQL can report a deadlock or a serialization failure. Both are transient under many
+    writers; anything else is raised at once.
+
+    Raises:
+        Exception: what ``call`` raised, when it is not transient or still fails after ``for_s``.
+    """
+    deadline, pause = time.monotonic() + for_s, 0.05
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if not any(t in str(exc) for t in _TRANSIENT) or time.monotonic() > deadline:
+                raise
+            log.warning("MLflow store busy (%s); retrying in %.2f s", str(exc).splitlines()[0][:200], pause)
+            time.sleep(pause)
+            pause = min(2.0, pause * 2)
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -28,6 +63,13 @@ def sqlite_path(uri: str) -> Path | None:
     if not uri.startswith("sqlite:///"):
         return None
     return Path(uri[len("sqlite:///"):])
+
+
+def _absolute(uri: str) -> str:
+    """``uri`` with a relative SQLite path made absolute (MLflow caches stores by URI, and a process may
+    change its working directory between two studies)."""
+    db = sqlite_path(uri)
+    return uri if db is None or db.is_absolute() else f"sqlite:///{db.resolve()}"
 
 
 def _prepare_sqlite(path: Path) -> None:
@@ -57,14 +99,17 @@ class Tracker:
         import mlflow
         from mlflow.tracking import MlflowClient
 
-        self.uri = str(cfg.tracking.uri)
-        db = sqlite_path(self.uri)
-        if db is not None:
-            _prepare_sqlite(db)
+        self.uri = sqlalchemy_url(_absolute(str(cfg.tracking.uri)))
         mlflow.set_tracking_uri(self.uri)
         try:
-            self.client = MlflowClient(tracking_uri=self.uri)
-            self.experiment_id = self._experiment(str(cfg.tracking.experiment), str(cfg.tracking.artifact_root))
+            # the first contact migrates an empty store: one process at a time (opt.stores)
+            with init_lock(self.uri, name="mlflow"):
+                db = sqlite_path(self.uri)
+                if db is not None:
+                    _prepare_sqlite(db)
+                self.client = MlflowClient(tracking_uri=self.uri)
+                self.experiment_id = self._experiment(str(cfg.tracking.experiment),
+                                                      str(cfg.tracking.artifact_root))
         except Exception as exc:  # noqa: BLE001 - any store failure is a config problem for the user
             raise ConfigError(f"tracking.uri={self.uri!r} could not be opened: {exc}") from exc
 
@@ -75,7 +120,7 @@ class Tracker:
         location = (Path(artifact_root).resolve() / name).as_uri() if "://" not in artifact_root else artifact_root
         try:
             return self.client.create_experiment(name, artifact_location=location)
-        except Exception:  # another worker created it first
+        except Exception:  # another host created it first
             found = self.client.get_experiment_by_name(name)
             if found is None:
                 raise
@@ -86,7 +131,7 @@ class Tracker:
         all_tags = dict(tags)
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
-        run = self.client.create_run(self.experiment_id, run_name=name, tags=all_tags)
+        run = retry_locked(lambda: self.client.create_run(self.experiment_id, run_name=name, tags=all_tags))
         return run.info.run_id
 
     def log(
@@ -113,15 +158,25 @@ class Tracker:
         # MLflow's batch limits: 100 params and 100 tags per call, 1000 entities in all
         chunks = max(1, -(-len(p) // 100), -(-len(t) // 100), -(-len(m) // 500))
         for i in range(chunks):
-            self.client.log_batch(
-                run_id, metrics=m[i * 500 : (i + 1) * 500], params=p[i * 100 : (i + 1) * 100],
-                tags=t[i * 100 : (i + 1) * 100],
-            )
+            batch = {"metrics": m[i * 500 : (i + 1) * 500], "params": p[i * 100 : (i + 1) * 100],
+                     "tags": t[i * 100 : (i + 1) * 100]}
+            retry_locked(lambda batch=batch: self.client.log_batch(run_id, **batch))
 
     def log_artifacts(self, run_id: str, folder: str | Path, artifact_path: str | None = None) -> None:
         """Copy every file under ``folder`` into the run's artifacts."""
-        self.client.log_artifacts(run_id, str(folder), artifact_path)
+        retry_locked(lambda: self.client.log_artifacts(run_id, str(folder), artifact_path))
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         """Close a run with status FINISHED, FAILED or KILLED."""
-        self.client.set_terminated(run_id, status=status)
+        retry_locked(lambda: self.client.set_terminated(run_id, status=status))
+
+    def running_runs(self, tags: Mapping[str, str]) -> list[Any]:
+        """Runs of this experiment still RUNNING whose tags include ``tags`` (at most 1,000)."""
+        where = " and ".join(["attributes.status = 'RUNNING'",
+                              *(f"tags.`{k}` = '{v}'" for k, v in tags.items())])
+        return list(retry_locked(lambda: self.client.search_runs([self.experiment_id], filter_string=where,
+                                                                  max_results=1000)))
+
+    def run_status(self, run_id: str) -> str:
+        """The status of a run: RUNNING, FINISHED, FAILED or KILLED."""
+        return str(retry_locked(lambda: self.client.get_run(run_id)).info.status)
