@@ -1,30 +1,49 @@
 """``python -m opt run +stage=N``: create or resume the stage's Optuna study and run it to its target.
 
-``search.n_trials`` is the study's target of finished (complete or pruned) trials: rerunning the same
-command resumes the study and runs only what is missing. One MLflow parent run per invocation, one
-nested child run per trial (:mod:`opt.search.trial`).
+``search.n_trials`` is the study's target of finished (complete or pruned) trials, exactly: rerunning
+the same command resumes the study and runs only what is missing, and several workers or hosts stop
+together at the target (:mod:`opt.search.loop`). One MLflow parent run per invocation, one nested
+child run per trial (:mod:`opt.search.trial`). ``search.workers=K`` runs K worker processes
+(:mod:`opt.search.workers`); a killed process's trials and runs are closed by the next one
+(:mod:`opt.search.recovery`); SIGTERM and Ctrl-C stop gracefully (:mod:`opt.search.signals`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import socket
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 from omegaconf import DictConfig
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from opt.errors import ConfigError
+from opt.search.loop import (
+    FINISHED_STATES,
+    ConsecutiveFailures,
+    Progress,
+    counts,
+    quiet_optuna_failures,
+    run_trials,
+)
 from opt.search.market import prepare_market
+from opt.search.recovery import Recovery, identity
 from opt.search.results import best_record, summarize, write_best
+from opt.search.signals import GracefulStop
 from opt.search.space import validate_space
 from opt.search.storage import describe_storage, make_storage, study_name_for
 from opt.search.trial import StageFn, StudyContext, make_objective
+from opt.search.workers import (
+    WorkerError,
+    die_with_launcher,
+    is_worker,
+    limit_threads,
+    run_workers,
+    worker_count,
+)
 from opt.tracking import Tracker
 from opt.tracking.artifacts import write_config
 
@@ -32,12 +51,10 @@ __all__ = ["run_command", "run_study", "finished_count", "FINISHED_STATES"]
 
 log = logging.getLogger(__name__)
 
-FINISHED_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
-
 
 def finished_count(study: optuna.Study) -> int:
     """Trials of ``study`` that count towards its target (complete or pruned)."""
-    return len(study.get_trials(deepcopy=False, states=FINISHED_STATES))
+    return counts(study)[0]
 
 
 def stage_of(cfg: DictConfig) -> int:
@@ -85,112 +102,153 @@ def _pruner(cfg: DictConfig) -> optuna.pruners.BasePruner:
     raise ConfigError(f"stage.pruner={name!r} is not one of: median, none")
 
 
-class _ConsecutiveFailures:
-    """Stop the study after ``limit`` failed trials in a row (``search.max_consecutive_failures``)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.count, self.tripped = limit, 0, False
-
-    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self.count = self.count + 1 if trial.state == TrialState.FAIL else 0
-        if self.limit and self.count >= self.limit:
-            self.tripped = True
-            study.stop()
-
-
-class _Progress:
-    """A tqdm bar over the study's finished trials, with the best score so far."""
-
-    def __init__(self, total: int, initial: int, enabled: bool, desc: str) -> None:
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=total, initial=initial, desc=desc, unit="trial", disable=not enabled)
-
-    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        if trial.state in FINISHED_STATES:
-            self.bar.update(1)
-        try:
-            self.bar.set_postfix(best=f"{study.best_value:.4f}", last=trial.state.name)
-        except ValueError:
-            self.bar.set_postfix(last=trial.state.name)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+def _open_study(cfg: DictConfig, stage: int, directions: tuple[str, ...]) -> optuna.Study:
+    return optuna.create_study(
+        study_name=study_name_for(cfg, stage), storage=make_storage(cfg), load_if_exists=True,
+        directions=list(directions), sampler=_sampler(cfg, stage, multi=len(directions) > 1),
+        pruner=_pruner(cfg),
+    )
 
 
 def run_study(cfg: DictConfig, *, stage: int, stage_fn: StageFn, space: object,
               extra_tags: dict[str, str] | None = None, directions: tuple[str, ...] = ("maximize",),
               objectives: tuple[str, ...] = ("score",),
               on_done: Callable[[optuna.Study, StudyContext], None] | None = None) -> optuna.Study:
-    """Create or resume the study of ``stage`` and run trials until it reaches ``search.n_trials``.
+    """Create or resume the study of ``stage`` and run trials until it holds ``search.n_trials`` finished.
+
+    With ``search.workers=K > 1`` the trials run in K worker processes (:mod:`opt.search.workers`);
+    a worker (``tracking.parent_run_id`` set) nests its trial runs under that parent run and leaves
+    the parent run, ``on_done`` and the summary to its launcher. Every process first recovers what
+    dead processes left RUNNING (:mod:`opt.search.recovery`).
 
     Raises:
-        ConfigError, DataError: bad config or data (before any trial runs).
+        ConfigError, DataError: bad config or data (before any trial runs); ConfigError also when
+            ``search.max_consecutive_failures`` trials failed in a row.
+        WorkerError: a worker process failed (K > 1).
+        KeyboardInterrupt: SIGTERM or Ctrl-C (the current trial is FAIL, its run and the parent KILLED).
     """
     if not callable(space):
         validate_space(space, cfg, where="stage.space")
     target = int(cfg.search.n_trials)
     if target < 1:
         raise ConfigError(f"search.n_trials must be >= 1, got {target}")
-    market = prepare_market(cfg)
-    label = str(cfg.search.study_name)
-    study = optuna.create_study(
-        study_name=study_name_for(cfg, stage), storage=make_storage(cfg), load_if_exists=True,
-        directions=list(directions), sampler=_sampler(cfg, stage, multi=len(directions) > 1),
-        pruner=_pruner(cfg),
-    )
-    tracker = Tracker(cfg)
-    tags = {"opt.stage": str(stage), "opt.study": label, "opt.role": "parent",
-            "opt.optuna_study": study.study_name, "opt.storage": describe_storage(cfg),
-            "opt.data_fingerprint": market.fingerprint, "opt.git_commit": git_commit(),
-            "opt.host": f"{socket.gethostname()}:{os.getpid()}", **(extra_tags or {})}
-    parent = tracker.start_run(name=f"stage{stage}-{label}", tags=tags)
-    sc = StudyContext(cfg=cfg, stage=stage, study_label=label, market=market, tracker=tracker,
-                      parent_run_id=parent, space=space, objectives=tuple(objectives),
-                      extra_tags=dict(extra_tags or {}))
-    done = finished_count(study)
-    remaining = max(0, target - done)
-    log.info("study %s (%s): %d/%d finished trials, running up to %d more; MLflow parent run %s",
-             study.study_name, describe_storage(cfg), done, target, remaining, parent)
-    failures = _ConsecutiveFailures(int(cfg.search.get("max_consecutive_failures", 0) or 0))
-    progress = _Progress(target, done, bool(cfg.search.progress), f"stage {stage}")
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    status = "FAILED"
+    workers = worker_count(cfg)
+    stop = GracefulStop()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        if remaining:
-            study.optimize(
-                make_objective(sc, stage_fn), n_trials=remaining,
-                timeout=float(cfg.search.timeout) if cfg.search.timeout else None,
-                catch=(Exception,), gc_after_trial=False,
-                callbacks=[optuna.study.MaxTrialsCallback(target, states=FINISHED_STATES), failures, progress],
-            )
-        status = "FINISHED"
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    finally:
-        progress.close()
-        signal.signal(signal.SIGTERM, previous)
-        _close_parent(sc, study, status)
-    if failures.tripped:
-        raise ConfigError(
-            f"stopped after {failures.count} failed trials in a row (search.max_consecutive_failures); "
-            f"the last error: {study.trials[-1].user_attrs.get('error', 'see the MLflow run')}")
+    with stop.installed(), quiet_optuna_failures():
+        if is_worker(cfg):
+            die_with_launcher()
+        cfg = limit_threads(cfg)
+        market = prepare_market(cfg)
+        study = _open_study(cfg, stage, directions)
+        tracker = Tracker(cfg)
+        recover = Recovery(study, tracker, stage, float(cfg.search.get("grace_period", 30) or 30))
+        recover()
+        parent = str(cfg.tracking.parent_run_id) if is_worker(cfg) else tracker.start_run(
+            name=f"stage{stage}-{cfg.search.study_name}", tags=_parent_tags(cfg, stage, study, market.fingerprint,
+                                                                           workers, extra_tags))
+        sc = StudyContext(cfg=cfg, stage=stage, study_label=str(cfg.search.study_name), market=market,
+                          tracker=tracker, parent_run_id=parent, space=space, objectives=tuple(objectives),
+                          extra_tags=dict(extra_tags or {}), stop=stop)
+        done = counts(study)[0]
+        log.info("study %s (%s): %d/%d finished trials; MLflow parent run %s%s", study.study_name,
+                 describe_storage(cfg), done, target, parent, f"; {workers} workers" if workers > 1 else "")
+        if is_worker(cfg):
+            _run_here(sc, study, stage_fn, recover)
+            return study
+        progress = Progress(target, done, bool(cfg.search.progress), f"stage {stage}")
+        status = "FAILED"
+        try:
+            if workers > 1:
+                codes = run_workers(cfg, workers=workers, parent_run_id=parent, stop=stop,
+                                    on_poll=lambda: progress.update(study))
+                recover()  # what a worker that died left behind
+                stop.raise_if_requested()
+                _check_workers(codes)
+            else:
+                _run_here(sc, study, stage_fn, recover, progress)
+            status = "FINISHED"
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        finally:
+            progress.close()
+            _close_parent(sc, study, status)
     if on_done is not None:
         on_done(study, sc)
     return study
 
 
+def _warm_up(cfg: DictConfig) -> None:
+    """Pay a process's one-time costs before its first trial, so trial durations are the trials' own.
+
+    Resolving ``model.device=auto`` imports torch (~3 s on a 2-core machine) and the first label plot
+    imports matplotlib (~1 s); with K workers every worker pays them.
+
+    Raises:
+        ConfigError: a bad ``model.device``.
+    """
+    import matplotlib
+
+    from opt.models.device import resolve_device
+
+    resolve_device(str(cfg.model.get("device", "cpu")))
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
+
+def _run_here(sc: StudyContext, study: optuna.Study, stage_fn: StageFn, recover: Recovery,
+              progress: Progress | None = None) -> None:
+    """Run this process's trials (the loop of :mod:`opt.search.loop`).
+
+    Raises:
+        ConfigError: ``search.max_consecutive_failures`` failed trials in a row.
+        KeyboardInterrupt: a stop signal (also one that arrived between trials).
+    """
+    cfg = sc.cfg
+    if counts(study)[0] < int(cfg.search.n_trials):
+        _warm_up(cfg)
+    failures = ConsecutiveFailures(int(cfg.search.get("max_consecutive_failures", 0) or 0))
+    deadline = time.monotonic() + float(cfg.search.timeout) if cfg.search.timeout else None
+    run_trials(study, make_objective(sc, stage_fn), target=int(cfg.search.n_trials), deadline=deadline,
+               stop=sc.stop, recover=recover, callbacks=[progress] if progress else [], failures=failures)
+    sc.stop.raise_if_requested()
+    if failures.tripped:
+        raise ConfigError(
+            f"stopped after {failures.count} failed trials in a row (search.max_consecutive_failures="
+            f"{failures.limit}); the last error: {failures.last_error}")
+
+
+def _check_workers(codes: list[int]) -> None:
+    """Raise when a worker failed.
+
+    Raises:
+        WorkerError: naming the workers and their exit statuses.
+    """
+    bad = {i: c for i, c in enumerate(codes) if c != 0}
+    if bad:
+        listed = ", ".join(f"worker {i}: status {c}" for i, c in bad.items())
+        raise WorkerError(f"{len(bad)} of {len(codes)} workers failed ({listed}); their messages are above. "
+                          "Rerun the same command to resume the study.")
+
+
+def _parent_tags(cfg: DictConfig, stage: int, study: optuna.Study, fingerprint: str, workers: int,
+                 extra_tags: dict[str, str] | None) -> dict[str, str]:
+    me, started = identity()
+    return {"opt.stage": str(stage), "opt.study": str(cfg.search.study_name), "opt.role": "parent",
+            "opt.optuna_study": study.study_name, "opt.storage": describe_storage(cfg),
+            "opt.data_fingerprint": fingerprint, "opt.git_commit": git_commit(), "opt.host": me,
+            "opt.host_start": str(started), "opt.workers": str(workers), **(extra_tags or {})}
+
+
 def _close_parent(sc: StudyContext, study: optuna.Study, status: str) -> None:
     import tempfile
 
-    states = [t.state for t in study.get_trials(deepcopy=False)]
-    metrics = {f"n_{s.name.lower()}": float(states.count(s)) for s in TrialState}
+    trials = study.get_trials(deepcopy=False)
+    abandoned = sum(1 for t in trials if "abandoned" in t.user_attrs)
+    metrics = {f"n_{s.name.lower()}": float(sum(1 for t in trials if t.state == s)) for s in TrialState}
+    metrics["n_fail"] -= abandoned
+    metrics["n_abandoned"] = float(abandoned)
     record = best_record(study)
     if record is not None:
         metrics["best_score"] = record["score"]
@@ -204,7 +262,10 @@ def _close_parent(sc: StudyContext, study: optuna.Study, status: str) -> None:
 
 
 def run_command(cfg: DictConfig) -> int:
-    """Entry of ``python -m opt run``: dispatch on ``+stage=N``; return the exit status."""
+    """Entry of ``python -m opt run``: dispatch on ``+stage=N``; return the exit status.
+
+    A worker process (``tracking.parent_run_id`` set) prints no summary: its launcher does.
+    """
     stage = stage_of(cfg)
     if stage == 1:
         from opt.search.stage1 import stage1_trial
@@ -217,5 +278,6 @@ def run_command(cfg: DictConfig) -> int:
         study = run_stage2(cfg)
     else:
         raise ConfigError(f"stage.id must be 1 or 2, got {stage}")
-    summarize(study, cfg)
+    if not is_worker(cfg):
+        summarize(study, cfg)
     return 0

@@ -4,7 +4,13 @@ Every trial gets a child run of the invocation's parent run, with tags ``opt.sta
 ``opt.trial_number`` and ``opt.trial_state`` (COMPLETE, PRUNED, FAIL). The run is closed whatever
 happens: FINISHED for complete and pruned trials, FAILED when the stage raised (the error is
 recorded as tag ``opt.error`` and trial attribute ``error``; Optuna marks the trial FAIL and the study
-goes on), KILLED on Ctrl-C / SIGTERM.
+goes on), KILLED on Ctrl-C / SIGTERM (the trial is FAIL with ``error`` "interrupted by signal N").
+
+Before anything else a trial records its worker (``worker`` = ``"host:pid"``, ``worker_start``; see
+:mod:`opt.search.recovery`) and checks the study's target: when other workers already started or
+finished ``search.n_trials`` trials with lower numbers that are not FAIL, the trial is abandoned
+(:class:`TrialAbandoned`): it becomes FAIL with user attribute ``abandoned`` and no params and no
+MLflow run, so the study never overshoots its target.
 """
 
 from __future__ import annotations
@@ -19,13 +25,17 @@ from typing import Any
 
 import optuna
 from omegaconf import DictConfig
+from optuna.trial import TrialState
 
 from opt.search.market import PreparedMarket
+from opt.search.recovery import WORKER_ATTR, WORKER_START_ATTR, identity
+from opt.search.signals import GracefulStop
 from opt.search.space import apply_params, suggest
 from opt.tracking import Tracker
 from opt.tracking.artifacts import flatten_config, write_config
 
-__all__ = ["StudyContext", "TrialResult", "TrialPrunedWithReason", "make_objective", "DATA_SECTIONS"]
+__all__ = ["StudyContext", "TrialResult", "TrialPrunedWithReason", "TrialAbandoned", "make_objective",
+           "DATA_SECTIONS", "LIVE_STATES"]
 
 #: config sections logged as params of every trial (the values that shape the data and the model)
 DATA_SECTIONS = ("data", "instrument", "levels", "events", "outcome", "features", "split", "model")
@@ -46,6 +56,14 @@ class TrialResult:
     write_artifacts: Callable[[Path], None] | None = None
     step_metrics: dict[str, list[float]] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+
+
+#: trial states that hold a place towards the study's target (finished or in flight)
+LIVE_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+
+
+class TrialAbandoned(Exception):
+    """The study's target was reached by other workers before this trial started (recorded as FAIL)."""
 
 
 class TrialPrunedWithReason(optuna.TrialPruned):
@@ -73,6 +91,7 @@ class StudyContext:
     objectives: tuple[str, ...] = ("score",)  # metric names returned to Optuna (more than one: multi-objective)
     extra_tags: dict[str, str] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
+    stop: GracefulStop = field(default_factory=GracefulStop)  # SIGTERM/SIGINT interrupt only the stage function
 
 
 StageFn = Callable[[StudyContext, optuna.Trial, DictConfig], TrialResult]
@@ -89,10 +108,28 @@ def _log_result(sc: StudyContext, run_id: str, metrics: dict[str, float], steps:
         sc.tracker.log_artifacts(run_id, folder)
 
 
+def claim(trial: optuna.Trial, target: int) -> None:
+    """Record this process on ``trial`` and check that the trial fits in the study's target.
+
+    Raises:
+        TrialAbandoned: ``target`` trials with lower numbers are finished or running.
+    """
+    worker, started = identity()
+    trial.set_user_attr(WORKER_ATTR, worker)
+    if started is not None:
+        trial.set_user_attr(WORKER_START_ATTR, started)
+    ahead = sum(1 for t in trial.study.get_trials(deepcopy=False, states=LIVE_STATES) if t.number < trial.number)
+    if ahead >= target:
+        reason = f"{ahead} earlier trials finished or running reach search.n_trials={target}"
+        trial.set_user_attr("abandoned", reason)
+        raise TrialAbandoned(reason)
+
+
 def make_objective(sc: StudyContext, stage_fn: StageFn) -> Callable[[optuna.Trial], float]:
     """Wrap ``stage_fn`` into an Optuna objective that tracks every trial in MLflow."""
 
     def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
+        claim(trial, int(sc.cfg.search.n_trials))
         if callable(sc.space):
             params, cfg = sc.space(trial, sc.cfg)
         else:
@@ -107,7 +144,8 @@ def make_objective(sc: StudyContext, stage_fn: StageFn) -> Callable[[optuna.Tria
         sc.tracker.log(run_id, params={**flatten_config(cfg, DATA_SECTIONS), **params})
         status = "FAILED"
         try:
-            result = stage_fn(sc, trial, cfg)
+            with sc.stop.interruptible():
+                result = stage_fn(sc, trial, cfg)
             values = tuple(float(result.metrics.get(name, math.nan)) for name in sc.objectives)
             if not all(math.isfinite(v) for v in values):
                 raise ValueError(f"objective {sc.objectives} is not finite ({values}); metrics: {result.metrics}")
@@ -128,9 +166,11 @@ def make_objective(sc: StudyContext, stage_fn: StageFn) -> Callable[[optuna.Tria
             trial.set_user_attr("prune_reason", str(pruned) or "pruner")
             status = "FINISHED"
             raise
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit) as stop:
             status = "KILLED"
-            sc.tracker.log(run_id, tags={"opt.trial_state": "FAIL", "opt.error": "interrupted"})
+            message = f"interrupted by {stop}" if str(stop) else "interrupted"
+            trial.set_user_attr("error", message)
+            sc.tracker.log(run_id, tags={"opt.trial_state": "FAIL", "opt.error": message})
             raise
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,176 @@
+"""Crash and kill recovery: close what a dead process left RUNNING, in Optuna and in MLflow.
+
+A worker records its identity on every trial it starts (user attributes ``worker`` = ``"host:pid"``
+and ``worker_start``, the process start time that tells a reused pid apart). At start-up, and while
+it waits for other workers, a process:
+
+1. marks FAIL the RUNNING trials of workers of this host that are gone (never a live process's
+   trial; a trial with no identity yet, i.e. killed while being sampled, once it is older than
+   ``search.grace_period`` seconds). Trials of other hosts are left to the RDB heartbeat
+   (``search.heartbeat_interval`` / ``search.grace_period``), which Optuna checks here too;
+2. closes as KILLED the MLflow runs still RUNNING of FAIL trials (killed, reaped or heartbeat-failed),
+   with tags ``opt.trial_state=FAIL`` and ``opt.error``, and the parent runs of dead invocations of
+   this host.
+
+The error is kept as the trial attribute ``error`` ("worker HOST:PID died ...").
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import socket
+import warnings
+from dataclasses import dataclass, field
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from opt.tracking import Tracker
+
+__all__ = ["WORKER_ATTR", "WORKER_START_ATTR", "identity", "process_start", "is_dead", "reap_dead_trials",
+           "close_orphan_runs", "Recovery"]
+
+log = logging.getLogger(__name__)
+
+WORKER_ATTR = "worker"
+WORKER_START_ATTR = "worker_start"
+
+
+def process_start(pid: int) -> str | None:
+    """Start time of process ``pid`` (clock ticks after boot, ``/proc/PID/stat``); None if unknown."""
+    try:
+        stat = open(f"/proc/{pid}/stat").read()  # noqa: SIM115 - a one-shot read
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]  # field 22, counted after the "(comm)" field
+
+
+def identity() -> tuple[str, str | None]:
+    """This process as (``"host:pid"``, start time)."""
+    return f"{socket.gethostname()}:{os.getpid()}", process_start(os.getpid())
+
+
+def is_dead(worker: str | None, start: str | None = None) -> bool:
+    """Whether the process ``worker`` (``"host:pid"``) of THIS host is gone (False when unknown).
+
+    A pid that now belongs to a process started at another time than ``start`` counts as gone.
+    """
+    host, _, pid_text = (worker or "").rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    now = process_start(pid)
+    return start is not None and now is not None and now != start
+
+
+def _fail(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool:
+    storage = study._storage
+    try:
+        storage.set_trial_user_attr(trial._trial_id, "error", reason)
+        return bool(storage.set_trial_state_values(trial._trial_id, TrialState.FAIL))
+    except optuna.exceptions.UpdateFinishedTrialError:  # another process got there first
+        return False
+
+
+def reap_dead_trials(study: optuna.Study, *, grace_s: float) -> list[int]:
+    """Mark FAIL the RUNNING trials whose worker process (of this host) is gone; return their numbers.
+
+    Args:
+        study: the study to clean.
+        grace_s: seconds after which a RUNNING trial that never recorded its worker counts as dead.
+    """
+    me, _ = identity()
+    now = datetime.datetime.now()
+    reaped = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.user_attrs.get(WORKER_ATTR)
+        if worker is None:
+            age = (now - trial.datetime_start).total_seconds() if trial.datetime_start else 0.0
+            if age < grace_s:
+                continue
+            reason = f"its process died before it started (no worker recorded after {age:.0f} s)"
+        elif is_dead(worker, trial.user_attrs.get(WORKER_START_ATTR)):
+            reason = f"worker {worker} died while running it (process gone; reaped by {me})"
+        else:
+            continue
+        if _fail(study, trial, reason):
+            log.warning("trial %d marked FAIL: %s", trial.number, reason)
+            reaped.append(trial.number)
+    return reaped
+
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Optuna's heartbeat check (RDB storages with ``search.heartbeat_interval``): stale trials -> FAIL."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def close_orphan_runs(study: optuna.Study, tracker: Tracker, stage: int) -> int:
+    """Close as KILLED the RUNNING MLflow runs that no live process will close; return how many.
+
+    Trial runs: their trial is FAIL (same study: the run id recorded on the trial, or the trial
+    number when the process died before recording it). Parent runs: their invocation (tag
+    ``opt.host``) was a process of this host that is gone.
+    """
+    running = tracker.running_runs({"opt.stage": str(stage)})
+    if not running:
+        return 0
+    failed = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+    closed = 0
+    for run in running:
+        tags, run_id = run.data.tags, run.info.run_id
+        if tags.get("opt.role") == "trial":
+            number = tags.get("opt.trial_number", "")
+            trial = failed.get(int(number)) if number.isdigit() else None
+            if trial is None or trial.user_attrs.get("mlflow_run_id", run_id) != run_id:
+                continue
+            error = str(trial.user_attrs.get("error", "the trial's process stopped before closing its run"))
+            tracker.log(run_id, tags={"opt.trial_state": "FAIL", "opt.error": error[:5000]})
+        elif tags.get("opt.role") == "parent" and tags.get("opt.optuna_study") == study.study_name:
+            if not is_dead(tags.get("opt.host"), tags.get("opt.host_start")):
+                continue
+            tracker.log(run_id, tags={"opt.error": f"invocation {tags.get('opt.host')} died"})
+        else:
+            continue
+        tracker.end_run(run_id, "KILLED")
+        log.warning("MLflow run %s (%s) closed as KILLED: its process is gone", run_id, run.info.run_name)
+        closed += 1
+    return closed
+
+
+@dataclass
+class Recovery:
+    """Reaps dead workers' trials and closes their runs (at start-up, then while waiting).
+
+    Args:
+        study: the study.
+        tracker: the MLflow store of the study's runs.
+        stage: the stage (runs are matched by tag ``opt.stage``).
+        grace_s: ``search.grace_period`` (see :func:`reap_dead_trials`).
+    """
+
+    study: optuna.Study
+    tracker: Tracker
+    stage: int
+    grace_s: float
+    _failed_seen: set[int] | None = field(default=None, repr=False)
+
+    def __call__(self) -> None:
+        """Reap, run the heartbeat check, and close orphan runs when new FAIL trials appeared."""
+        reap_dead_trials(self.study, grace_s=self.grace_s)
+        fail_stale_trials(self.study)
+        failed = {t.number for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+        if self._failed_seen is None or failed - self._failed_seen:
+            close_orphan_runs(self.study, self.tracker, self.stage)
+        self._failed_seen = failed
