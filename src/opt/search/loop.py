@@ -80,7 +80,10 @@ class Progress:
         """Show the study's current finished count and best value."""
         if self.bar.disable:
             return
-        self.bar.n = counts(study)[0]
+        finished = counts(study)[0]
+        if finished == self.bar.n and last is None:
+            return
+        self.bar.n = finished
         post = {"last": last} if last else {}
         try:
             post["best"] = f"{study.best_value:.4f}"
@@ -106,6 +109,8 @@ class _QuietFailures(logging.Filter):
         if isinstance(exc, TrialAbandoned) or self._VALUE_NONE.match(record.getMessage()):
             return False
         if isinstance(exc, KeyboardInterrupt):
+            number = re.match(r"Trial (\d+)", record.getMessage())
+            record.msg, record.args = f"Trial {number.group(1) if number else '?'} stopped: {exc}", ()
             record.exc_info = None
         return True
 

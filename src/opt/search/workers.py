@@ -9,10 +9,10 @@ first, so workers never race an empty store, then starts K processes
 in its working directory. Each worker runs the trial loop (:mod:`opt.search.loop`) with sampler seed
 ``search.seed + i`` and ``T = cores // K`` model threads (``search.threads_per_worker``; also
 ``OMP_NUM_THREADS`` and friends), nesting its trial runs under the parent run. The launcher shows the
-study's progress, forwards SIGTERM/SIGINT to the workers and waits for them; a worker that stops with
-a user error (status 2, e.g. ``search.max_consecutive_failures``) stops the others. A worker that
-dies otherwise leaves the others running; the launcher then exits non-zero. Workers die with their
-launcher (Linux ``PR_SET_PDEATHSIG``).
+study's progress, passes SIGTERM/SIGINT on to the workers (as SIGTERM) and waits for them; a worker
+that stops with a user error (status 2, e.g. ``search.max_consecutive_failures``) stops the others.
+A worker that dies otherwise leaves the others running; the launcher then exits non-zero. Workers
+die with their launcher (Linux ``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def run_workers(cfg: DictConfig, *, workers: int, parent_run_id: str, stop: Grac
         cfg: the invocation's config (``search.threads_per_worker`` null = cores // workers).
         workers: how many.
         parent_run_id: the MLflow parent run the workers nest their trial runs under.
-        stop: the launcher's stop request; forwarded to the workers once.
+        stop: the launcher's stop request; passed on to the workers once, as SIGTERM.
         on_poll: called every ``poll_s`` seconds (progress display).
         poll_s: seconds between checks.
 
@@ -182,10 +182,10 @@ def _watch(procs: list[subprocess.Popen[bytes]], stop: GracefulStop, on_poll: Ca
         if stopping_since is None:
             user_error = [i for i, p in enumerate(procs) if p.returncode == USER_ERROR_EXIT_CODE]
             if stop.requested or user_error:
-                signum = stop.signum or signal.SIGTERM
                 why = f"signal {stop.signum}" if stop.requested else f"worker {user_error[0]} stopped the study"
                 log.warning("%s: stopping the workers", why)
-                _signal_all(procs, signum)
+                # SIGTERM also ends a worker still starting up (before its handler) quietly
+                _signal_all(procs, signal.SIGTERM)
                 stopping_since = time.monotonic()
         elif time.monotonic() - stopping_since > STOP_GRACE_S:
             log.warning("workers still running %.0f s after the stop signal: killing them", STOP_GRACE_S)

@@ -12,6 +12,7 @@ retried (:func:`retry_locked`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -87,7 +88,8 @@ class Tracker:
 
     Args:
         cfg: the composed config; reads ``tracking.uri``, ``tracking.artifact_root``,
-            ``tracking.experiment`` and ``tracking.telemetry``.
+            ``tracking.experiment``, ``tracking.telemetry`` and ``tracking.parent_run_id`` (set: the
+            store was prepared by the launcher, no init lock).
 
     Raises:
         ConfigError: when the tracking URI cannot be opened.
@@ -101,11 +103,13 @@ class Tracker:
 
         self.uri = sqlalchemy_url(_absolute(str(cfg.tracking.uri)))
         mlflow.set_tracking_uri(self.uri)
+        # the first contact migrates an empty store: one process at a time (opt.stores); a worker's
+        # launcher (tracking.parent_run_id set) has done it already, so its workers start together
+        prepared = bool(cfg.tracking.get("parent_run_id"))
         try:
-            # the first contact migrates an empty store: one process at a time (opt.stores)
-            with init_lock(self.uri, name="mlflow"):
+            with contextlib.nullcontext() if prepared else init_lock(self.uri, name="mlflow"):
                 db = sqlite_path(self.uri)
-                if db is not None:
+                if db is not None and not prepared:
                     _prepare_sqlite(db)
                 self.client = MlflowClient(tracking_uri=self.uri)
                 self.experiment_id = self._experiment(str(cfg.tracking.experiment),
