@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 import optuna
@@ -65,7 +66,9 @@ def test_heartbeat_failed_trial_of_another_host_gets_its_run_closed(workdir: Pat
                           "search.grace_period=2"])
     storage = make_storage(cfg)
     study = optuna.create_study(study_name="hb-stage1", storage=storage)
-    trial = study.ask()
+    with warnings.catch_warnings():  # "heartbeat ... supposed to be used with Study.optimize": a remote trial
+        warnings.simplefilter("ignore", UserWarning)
+        trial = study.ask()
     trial.set_user_attr("worker", "another-host:12345")  # not this host's: only the heartbeat can tell
     tracker = Tracker(cfg)
     run = tracker.start_run(name="remote trial", tags={"opt.role": "trial", "opt.stage": "1",

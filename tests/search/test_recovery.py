@@ -34,7 +34,7 @@ from opt.tracking import Tracker
 from conftest import compose_config
 
 #: a few seconds of model fitting per trial, so a signal lands inside a trial
-SLOW_TRIALS = ["model.n_estimators=1000", "model.early_stopping_rounds=null"]
+SLOW_TRIALS = ["model.n_estimators=2000", "model.early_stopping_rounds=null"]
 
 
 def _running_trial_with_run(workdir: Path, study_name: str) -> optuna.trial.FrozenTrial | None:
