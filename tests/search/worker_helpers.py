@@ -122,10 +122,11 @@ def assert_no_lock_errors(text: str) -> None:
 def _pg_admin() -> Any:
     import psycopg2
 
-    try:
-        con = psycopg2.connect(f"{PG_SERVER}/postgres", connect_timeout=3)
+    try:  # database "test" exists on the dev machine and in CI; new databases are created from it
+        con = psycopg2.connect(f"{PG_SERVER}/test", connect_timeout=3)
     except psycopg2.Error as exc:
-        pytest.skip(f"PostgreSQL does not answer on 127.0.0.1:5432 as user postgres ({exc}); "
+        reason = str(exc).strip().splitlines()[0]
+        pytest.skip(f"PostgreSQL does not answer on 127.0.0.1:5432 (user postgres, database test): {reason}; "
                     "start it to run the multi-host tests")
     con.autocommit = True
     return con
