@@ -39,6 +39,8 @@ RULES: dict[str, _Rule] = {
     "search.max_events_per_day": (float, _gt(0), "> 0"),
     "search.workers": (int, _ge(1), ">= 1"),
     "search.max_consecutive_failures": (int, _ge(0), ">= 0 (0 = never stop)"),
+    "search.threads_per_worker": (int, _ge(1), ">= 1 (or null = cores // workers)"),
+    "search.worker_index": (int, _ge(0), ">= 0"),
     "split.test_fraction": (float, lambda v: 0 <= v < 0.9, "in [0, 0.9)"),
     "split.eval_fraction": (float, lambda v: 0 < v < 1, "in (0, 1)"),
     "split.n_folds": (int, _ge(1), ">= 1"),

@@ -18,6 +18,8 @@ def _check_stage1_store(workdir: Path, study: str, n_children: int) -> list:
     parents = [r for r in runs if r.data.tags.get("opt.role") == "parent"]
     children = [r for r in runs if r.data.tags.get("opt.role") == "trial"]
     assert parents and all(p.info.status == "FINISHED" for p in parents)
+    plots = {Path(a.path).name for a in _artifacts(workdir, parents[0].info.run_id, "plots")}
+    assert {"optimization_history.png", "param_importances.png", "parallel_coordinate.png"} <= plots
     assert len(children) == n_children
     parent_ids = {p.info.run_id for p in parents}
     for child in children:
@@ -36,10 +38,10 @@ def _check_stage1_store(workdir: Path, study: str, n_children: int) -> list:
     return children
 
 
-def _artifacts(workdir: Path, run_id: str) -> list:
+def _artifacts(workdir: Path, run_id: str, path: str | None = None) -> list:
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}").list_artifacts(run_id)
+    return MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}").list_artifacts(run_id, path)
 
 
 def test_stage1_on_synthetic_data_runs_logs_and_resumes(workdir: Path) -> None:

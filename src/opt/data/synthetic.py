@@ -23,7 +23,6 @@ import zoneinfo
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 __all__ = ["SESSION_MINUTES", "generate_synthetic_bars"]
 
@@ -154,6 +153,8 @@ def _ar1(rng: np.random.Generator, n: int, phi: float, sd: float) -> np.ndarray:
     """Stationary Gaussian AR(1) path of length ``n`` with persistence ``phi`` and marginal sd ``sd``."""
     shocks = rng.standard_normal(n) * sd * np.sqrt(1 - phi**2)
     start = rng.standard_normal() * sd
+    from scipy.signal import lfilter  # imported here: scipy.signal costs ~2 s of every process start
+
     return lfilter([1.0], [1.0, -phi], shocks, zi=[phi * start])[0]
 
 

@@ -46,6 +46,7 @@ from opt.search.workers import (
 )
 from opt.tracking import Tracker
 from opt.tracking.artifacts import write_config
+from opt.tracking.plots import log_study_plots
 
 __all__ = ["run_command", "run_study", "finished_count", "FINISHED_STATES"]
 
@@ -258,6 +259,8 @@ def _close_parent(sc: StudyContext, study: optuna.Study, status: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         write_config(sc.cfg, Path(tmp))
         sc.tracker.log_artifacts(sc.parent_run_id, tmp)
+    if status == "FINISHED":  # optimization history, importances, parallel coordinates (never raises)
+        log_study_plots(sc.tracker, sc.parent_run_id, study)
     sc.tracker.end_run(sc.parent_run_id, status)
 
 
