@@ -41,7 +41,7 @@ def _suite() -> dict[str, Callable[[], dict]]:
     try:
         from benchmarks.bench_workers import bench_workers
 
-        suite["workers"] = bench_workers
+        suite["workers"] = lambda: bench_workers(n_trials=40)
     except ImportError:
         pass
     return suite
