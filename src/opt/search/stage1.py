@@ -13,44 +13,14 @@ import numpy as np
 import optuna
 from omegaconf import DictConfig
 
-from opt.dataset import LABELS, EventDataset, build_event_dataset
+from opt.dataset import LABELS, build_event_dataset
 from opt.evaluation import Fold, single_split
 from opt.metrics import label_shares, stage1_metrics
-from opt.models import ModelData, make_model
+from opt.search.modeling import fit_model, model_input
 from opt.search.trial import StudyContext, TrialPrunedWithReason, TrialResult
 from opt.tracking.artifacts import plot_label_distribution, write_events_sample
 
-__all__ = ["stage1_trial", "inner_validation", "model_data"]
-
-
-def model_data(ds: EventDataset, idx: np.ndarray, ctx_ohlcv: np.ndarray | None = None,
-               atr: np.ndarray | None = None) -> ModelData:
-    """The model input of events ``idx`` of ``ds``."""
-    return ModelData(
-        features=ds.features.to_numpy(np.float32)[idx],
-        feature_names=tuple(ds.features.columns),
-        bar_index=ds.events["bar"].to_numpy(np.int64)[idx],
-        ohlcv=ctx_ohlcv,
-        atr=atr,
-    )
-
-
-def inner_validation(train: np.ndarray, bar: np.ndarray, label_end: np.ndarray, share: float = 0.2
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Split chronological training positions into (fit, valid) for early stopping.
-
-    The last ``share`` of ``train`` is the validation part; fit events whose label window reaches the
-    first validation bar are purged.
-
-    Returns:
-        (fit positions, valid positions), int64 arrays.
-    """
-    n_valid = max(1, int(len(train) * share))
-    valid = train[-n_valid:]
-    first_valid_bar = bar[valid[0]]
-    fit = train[:-n_valid]
-    fit = fit[label_end[fit] < first_valid_bar]
-    return fit, valid
+__all__ = ["stage1_trial"]
 
 
 def stage1_trial(sc: StudyContext, trial: optuna.Trial, cfg: DictConfig) -> TrialResult:
@@ -82,16 +52,14 @@ def stage1_trial(sc: StudyContext, trial: optuna.Trial, cfg: DictConfig) -> Tria
     label_end = ds.events["label_end_bar"].to_numpy(np.int64)
     fold: Fold = single_split(bar, label_end, len(ctx.bars), eval_fraction=float(cfg.split.eval_fraction),
                               embargo_bars=int(cfg.split.embargo_bars))
-    fit, valid = inner_validation(fold.train, bar, label_end)
     metrics.update({"n_train": float(len(fold.train)), "n_eval": float(len(fold.eval))})
-    if len(fit) < 30 or len(fold.eval) < 30 or len(np.unique(y[fit])) < 2:
+    if len(fold.train) < 40 or len(fold.eval) < 30 or len(np.unique(y[fold.train])) < 2:
         raise TrialPrunedWithReason(
-            f"too few events to evaluate: {len(fit)} to fit, {len(fold.eval)} to evaluate (need 30 each)",
-            metrics, write_artifacts)
+            f"too few events to evaluate: {len(fold.train)} to train, {len(fold.eval)} to evaluate "
+            "(need 40 and 30)", metrics, write_artifacts)
 
-    model = make_model(cfg.model, seed=int(cfg.search.seed))
-    model.fit(model_data(ds, fit), y[fit], valid=model_data(ds, valid), y_valid=y[valid])
-    proba = model.predict_proba(model_data(ds, fold.eval))
+    model = fit_model(cfg, ds, ctx, fold.train)
+    proba = model.predict_proba(model_input(ds, ctx, fold.eval))
     X = ds.features.to_numpy(np.float64)
     metrics.update(stage1_metrics(
         train_X=X[fold.train], train_y=y[fold.train], eval_X=X[fold.eval], eval_y=y[fold.eval],

@@ -54,14 +54,14 @@ def _validate(cfg: DictConfig) -> tuple[str, ...]:
         raise ConfigError(f"stage.objective.metric={obj.metric!r} is not one of {sorted(OBJECTIVE_METRICS)}")
     if obj.aggregate not in _AGGREGATES:
         raise ConfigError(f"stage.objective.aggregate={obj.aggregate!r} is not one of {sorted(_AGGREGATES)}")
-    models = list(cfg.stage.models)
+    models = model_families(cfg)
     unknown = [m for m in models if m not in cfg.stage.families]
     if not models or unknown:
         raise ConfigError(f"stage.models={models} must name model families from {list(cfg.stage.families)}")
     validate_space(cfg.stage.space, cfg, where="stage.space")
     for family in models:
         fcfg = cfg.copy()
-        fcfg.model = cfg.stage.families[family]
+        fcfg.model = family_config(cfg, family)
         validate_space(cfg.stage.model_space.get(family) or {}, fcfg, where=f"stage.model_space.{family}")
     if obj.multi:
         names = tuple(str(m) for m in obj.multi)
@@ -73,16 +73,26 @@ def _validate(cfg: DictConfig) -> tuple[str, ...]:
     return ("score",)
 
 
+def model_families(cfg: DictConfig) -> list[str]:
+    """The model families stage 2 searches: ``stage.models``, or the chosen ``model`` group when null."""
+    return [str(m) for m in cfg.stage.models] if cfg.stage.get("models") else [str(cfg.model.name)]
+
+
+def family_config(cfg: DictConfig, family: str) -> DictConfig:
+    """The model config of ``family``: the chosen ``model`` group (with its overrides) or its default."""
+    return cfg.model if family == cfg.model.name else cfg.stage.families[family]
+
+
 def _directions(names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple("minimize" if n == "max_drawdown" else "maximize" for n in names)
 
 
 def sample_stage2(trial: optuna.Trial, cfg: DictConfig) -> tuple[dict[str, Any], DictConfig]:
     """Sample the model family, its space, the bracket space and the optional kNN blend weight."""
-    models = list(cfg.stage.models)
+    models = model_families(cfg)
     family = trial.suggest_categorical("model.name", models) if len(models) > 1 else models[0]
     base = cfg.copy()
-    base.model = cfg.stage.families[family]
+    base.model = family_config(cfg, family)
     params: dict[str, Any] = {"model.name": family}
     params.update(suggest(trial, cfg.stage.model_space.get(family) or {}))
     params.update(suggest(trial, cfg.stage.space))

@@ -21,8 +21,8 @@ from opt.dataset import EventDataset, MarketContext, build_event_dataset
 from opt.evaluation import walk_forward_folds
 from opt.indicators import timeframe_atr
 from opt.metrics import macro_auc, multiclass_brier, precision_coverage_at, trading_metrics
-from opt.models import Classifier, KNNBlend, ModelData, feature_importance, make_model
-from opt.search.stage1 import inner_validation
+from opt.models import Classifier, feature_importance
+from opt.search.modeling import fit_model, model_input
 from opt.search.trial import StudyContext, TrialResult
 
 __all__ = ["OBJECTIVE_METRICS", "DATASET_SECTIONS", "cached_dataset", "calls_to_orders", "fit_model",
@@ -94,29 +94,6 @@ def calls_to_orders(proba: np.ndarray, events: pd.DataFrame, *, confidence: floa
         "event": idx, "signal_bar": events["bar"].to_numpy(np.int64)[idx], "direction": sign[idx].astype(np.int8),
         "level_price": events["level_price"].to_numpy(np.float64)[idx], "call": call[idx], "proba": p[idx],
     })
-
-
-def model_input(ds: EventDataset, ctx: MarketContext, idx: np.ndarray) -> ModelData:
-    """Model input for events ``idx`` (features plus the market arrays sequence models read)."""
-    ohlcv = np.column_stack([ctx.open, ctx.high, ctx.low, ctx.close, ctx.volume])
-    return ModelData(features=ds.features.to_numpy(np.float32)[idx], feature_names=tuple(ds.features.columns),
-                     bar_index=ds.events["bar"].to_numpy(np.int64)[idx], ohlcv=ohlcv, atr=ctx.atr)
-
-
-def fit_model(cfg: DictConfig, ds: EventDataset, ctx: MarketContext, train: np.ndarray, *,
-              report: Any = None) -> Classifier:
-    """Fit the configured model (optionally kNN-blended) on events ``train`` with an inner validation."""
-    bar = ds.events["bar"].to_numpy(np.int64)
-    label_end = ds.events["label_end_bar"].to_numpy(np.int64)
-    fit, valid = inner_validation(train, bar, label_end)
-    y = ds.y
-    model: Classifier = make_model(cfg.model, seed=int(cfg.search.seed))
-    alpha = float(cfg.stage.get("knn_alpha", 0.0) or 0.0) if "stage" in cfg else 0.0
-    if alpha > 0:
-        model = KNNBlend(model, alpha=alpha, k=int(cfg.stage.knn_blend.k))
-    model.fit(model_input(ds, ctx, fit), y[fit], valid=model_input(ds, ctx, valid), y_valid=y[valid],
-              report=report)
-    return model
 
 
 @dataclass
