@@ -164,6 +164,17 @@ def class_weights(y: np.ndarray, mode: str) -> np.ndarray | None:
     return weights
 
 
+def check_ranges(params: object, checks: Mapping[str, bool]) -> None:
+    """Raise for the first ``model.<key>`` whose check is False (``checks``: key -> rule holds).
+
+    Raises:
+        ConfigError: naming ``model.<key>`` and its value.
+    """
+    for key, ok in checks.items():
+        if not ok:
+            raise ConfigError(f"model.{key} is out of range: {getattr(params, key)!r}")
+
+
 def cfg_value(cfg: Mapping[str, Any], key: str, *, nullable: bool = False) -> Any:
     """Return ``cfg[key]`` from a model config (dict or OmegaConf ``DictConfig``).
 

@@ -25,8 +25,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from opt.errors import ConfigError
-from opt.models.base import N_CLASSES, ModelData, ReportFn, cfg_value, check_labels, class_weights
+from opt.models.base import (
+    N_CLASSES,
+    ModelData,
+    ReportFn,
+    cfg_value,
+    check_labels,
+    check_ranges,
+    class_weights,
+)
 from opt.models.device import resolve_device
 from opt.models.windows import CHANNELS_PER_TIMEFRAME, extract_windows, parse_timeframes
 
@@ -69,9 +76,7 @@ class CNNParams:
             "class_weight": self.class_weight in ("balanced", "none"),
             "num_threads": self.num_threads >= 1,
         }
-        for key, ok in checks.items():
-            if not ok:
-                raise ConfigError(f"model.{key} is out of range: {getattr(self, key)!r}")
+        check_ranges(self, checks)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> CNNParams:

@@ -10,7 +10,15 @@ import numpy as np
 import xgboost as xgb
 
 from opt.errors import ConfigError
-from opt.models.base import N_CLASSES, ModelData, ReportFn, cfg_value, check_labels, class_weights
+from opt.models.base import (
+    N_CLASSES,
+    ModelData,
+    ReportFn,
+    cfg_value,
+    check_labels,
+    check_ranges,
+    class_weights,
+)
 from opt.models.device import resolve_device
 
 __all__ = ["XGBParams", "XGBoostClassifier"]
@@ -49,9 +57,7 @@ class XGBParams:
             "max_bin": self.max_bin >= 2,
             "report_every": self.report_every >= 1,
         }
-        for key, ok in checks.items():
-            if not ok:
-                raise ConfigError(f"model.{key} is out of range: {getattr(self, key)!r}")
+        check_ranges(self, checks)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any]) -> XGBParams:
