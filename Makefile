@@ -3,7 +3,7 @@ PYTHON ?= python3
 STAGE1_ARGS ?=
 STAGE2_ARGS ?=
 
-.PHONY: help install test test-fast bench stage1 stage2 promote ui lint
+.PHONY: help install test test-fast bench stage1 stage2 promote ui lint typecheck
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -34,3 +34,6 @@ ui: ## MLflow UI on 127.0.0.1:5000 against mlruns/mlflow.db
 
 lint: ## ruff
 	$(PYTHON) -m ruff check src tests benchmarks
+
+typecheck: ## mypy on src/opt (zero errors)
+	$(PYTHON) -m mypy

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bracket_cases import BASE_BRACKET, ES
 from omegaconf import OmegaConf
 
 from opt.brackets import BracketParams
 from opt.errors import ConfigError
+
+from tests.helpers.brackets_cases import BASE_BRACKET, ES
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 
@@ -34,26 +35,26 @@ def test_integer_valued_floats_become_ints() -> None:
 @pytest.mark.parametrize(
     ("section", "key", "value", "message"),
     [
-        ("bracket", "tp_r", -1, "bracket.tp_r must be > 0, got -1"),
-        ("bracket", "stop_atr", 0, "bracket.stop_atr must be > 0, got 0"),
-        ("bracket", "entry_mode", "stop", "bracket.entry_mode must be one of market | limit, got 'stop'"),
-        ("bracket", "stop_mode", "pct", "bracket.stop_mode must be one of atr | level"),
-        ("bracket", "sizing", "kelly", "bracket.sizing must be one of fixed | risk"),
-        ("bracket", "direction", "up", "bracket.direction must be one of both | long_only | short_only"),
-        ("bracket", "expiry_bars", 0, "bracket.expiry_bars must be >= 1, got 0"),
-        ("bracket", "expiry_bars", 2.5, "bracket.expiry_bars must be an integer, got 2.5"),
-        ("bracket", "max_hold_bars", 0, "bracket.max_hold_bars must be >= 1"),
-        ("bracket", "max_positions", 0, "bracket.max_positions must be >= 1"),
-        ("bracket", "contracts", True, "bracket.contracts must be an integer, got True"),
-        ("bracket", "slippage_ticks", -0.5, "bracket.slippage_ticks must be >= 0, got -0.5"),
-        ("bracket", "entry_offset_atr", float("nan"), "bracket.entry_offset_atr must be a finite number"),
-        ("bracket", "risk_per_trade", 0, "bracket.risk_per_trade must be > 0"),
-        ("bracket", "stop_buffer_ticks", -1, "bracket.stop_buffer_ticks must be >= 0"),
-        ("bracket", "confidence", 1.5, "bracket.confidence must be <= 1, got 1.5"),
-        ("bracket", "tp_r", "2", "bracket.tp_r must be a finite number, got '2'"),
-        ("instrument", "tick_size", 0, "instrument.tick_size must be > 0, got 0"),
-        ("instrument", "point_value", -5, "instrument.point_value must be > 0"),
-        ("instrument", "commission", -0.1, "instrument.commission must be >= 0"),
+        ("bracket", "tp_r", -1, "bracket.tp_r=-1 breaks the rule: must be > 0 R"),
+        ("bracket", "stop_atr", 0, "bracket.stop_atr=0 breaks the rule: must be > 0 ATR"),
+        ("bracket", "entry_mode", "stop", "bracket.entry_mode='stop' breaks the rule: must be one of market | limit"),
+        ("bracket", "stop_mode", "pct", "bracket.stop_mode='pct' breaks the rule: must be one of atr | level"),
+        ("bracket", "sizing", "kelly", "bracket.sizing='kelly' breaks the rule: must be one of fixed | risk"),
+        ("bracket", "direction", "up", "bracket.direction='up' breaks the rule: must be one of both | long_only | short_only"),
+        ("bracket", "expiry_bars", 0, "bracket.expiry_bars=0 breaks the rule: must be >= 1 bar"),
+        ("bracket", "expiry_bars", 2.5, "bracket.expiry_bars=2.5 must be an integer >= 1 bar"),
+        ("bracket", "max_hold_bars", 0, "bracket.max_hold_bars=0 breaks the rule: must be >= 1 bar"),
+        ("bracket", "max_positions", 0, "bracket.max_positions=0 breaks the rule: must be >= 1"),
+        ("bracket", "contracts", True, "bracket.contracts=True must be an integer >= 1 contract"),
+        ("bracket", "slippage_ticks", -0.5, "bracket.slippage_ticks=-0.5 breaks the rule: must be >= 0 ticks"),
+        ("bracket", "entry_offset_atr", float("nan"), "bracket.entry_offset_atr=nan must be a finite number >= 0 ATR"),
+        ("bracket", "risk_per_trade", 0, "bracket.risk_per_trade=0 breaks the rule: must be > 0 currency"),
+        ("bracket", "stop_buffer_ticks", -1, "bracket.stop_buffer_ticks=-1 breaks the rule: must be >= 0 ticks"),
+        ("bracket", "confidence", 1.5, "bracket.confidence=1.5 breaks the rule: must be in [0, 1]"),
+        ("bracket", "tp_r", "2", "bracket.tp_r='2' must be a number > 0 R"),
+        ("instrument", "tick_size", 0, "instrument.tick_size=0 breaks the rule: must be > 0 points"),
+        ("instrument", "point_value", -5, "instrument.point_value=-5 breaks the rule: must be > 0 currency per point"),
+        ("instrument", "commission", -0.1, "instrument.commission=-0.1 breaks the rule: must be >= 0 currency per contract"),
     ],
 )
 def test_bad_value_names_the_key(section: str, key: str, value: Any, message: str) -> None:

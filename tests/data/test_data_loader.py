@@ -102,10 +102,14 @@ def test_start_end_filter(tmp_path: Path) -> None:
 
 
 def make_cfg(data_choice: str, **data_overrides: object) -> DictConfig:
-    """The data + instrument part of the composed config, from the real conf/ files."""
+    """The data + instrument + levels part of the composed config, from the real conf/ files."""
     data = OmegaConf.load(REPO / "conf" / "data" / f"{data_choice}.yaml")
     cfg = OmegaConf.create(
-        {"data": data, "instrument": OmegaConf.load(REPO / "conf" / "instrument" / "mes.yaml")}
+        {
+            "data": data,
+            "instrument": OmegaConf.load(REPO / "conf" / "instrument" / "mes.yaml"),
+            "levels": OmegaConf.load(REPO / "conf" / "levels" / "default.yaml"),  # levels.exchange_tz
+        }
     )
     for key, value in data_overrides.items():
         OmegaConf.update(cfg, f"data.{key}", value)

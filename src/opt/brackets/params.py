@@ -1,20 +1,20 @@
 """Bracket parameters: the ``bracket`` and ``instrument`` config groups as one checked value.
 
 :class:`BracketParams` is what :func:`opt.brackets.simulate_brackets` reads. It is built from the
-composed config with :meth:`BracketParams.from_config`; every field is checked on construction and a
-bad value raises :class:`opt.errors.ConfigError` naming the config key (``bracket.tp_r``,
-``instrument.tick_size``, ...).
+composed config with :meth:`BracketParams.from_config`; every field is checked on construction by the
+rule of its config key in :data:`opt.config_rules.RULES` (the rules
+:func:`~opt.config_rules.check_config` applies when a command starts), and a bad value raises
+:class:`opt.errors.ConfigError` naming the key (``bracket.tp_r``, ``instrument.tick_size``, ...).
+Defaults are in ``conf/bracket`` and ``conf/instrument``, not here.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from numbers import Integral, Real
 from typing import Any
 
-from opt.errors import ConfigError
+from opt.config_rules import cfg_value, check_fields
 
 __all__ = ["BracketParams"]
 
@@ -24,31 +24,6 @@ _BRACKET_KEYS = (
     "contracts", "risk_per_trade", "max_positions",
 )  # fmt: skip
 _INSTRUMENT_KEYS = ("tick_size", "point_value", "commission")
-_CHOICES = {
-    "entry_mode": ("market", "limit"),
-    "stop_mode": ("atr", "level"),
-    "direction": ("both", "long_only", "short_only"),
-    "sizing": ("fixed", "risk"),
-}
-# (lower bound, bound is inclusive) for real-valued fields; ints are checked the same way.
-_LOWER = {
-    "entry_offset_atr": (0.0, True),
-    "expiry_bars": (1, True),
-    "stop_atr": (0.0, False),
-    "stop_buffer_ticks": (0, True),
-    "atr_timeframe": (1, True),
-    "tp_r": (0.0, False),
-    "max_hold_bars": (1, True),
-    "confidence": (0.0, True),
-    "slippage_ticks": (0.0, True),
-    "contracts": (1, True),
-    "risk_per_trade": (0.0, False),
-    "max_positions": (1, True),
-    "tick_size": (0.0, False),
-    "point_value": (0.0, False),
-    "commission": (0.0, True),
-}
-_INTS = {"expiry_bars", "stop_buffer_ticks", "atr_timeframe", "max_hold_bars", "contracts", "max_positions"}
 
 
 @dataclass(frozen=True)
@@ -77,8 +52,10 @@ class BracketParams:
         commission: currency per contract per side.
 
     Raises:
-        ConfigError: on construction, if a field has the wrong type or is out of range; the message names the
-            config key, e.g. ``"bracket.tp_r must be > 0, got -1"``.
+        ConfigError: on construction, if a field has the wrong type (numeric strings are refused) or breaks
+            its rule; the message names the config key, e.g. ``"bracket.tp_r=-1 breaks the rule: must be
+            > 0 R"``. Integer-valued floats (``60.0``) are stored as ``int`` where an int is due, ints as
+            ``float`` where a real is due.
     """
 
     entry_mode: str
@@ -102,10 +79,7 @@ class BracketParams:
     commission: float
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            _check(f.name, getattr(self, f.name))
-        if self.confidence > 1.0:
-            raise ConfigError(f"bracket.confidence must be <= 1, got {self.confidence!r}")
+        check_fields(self, {f.name: _key(f.name) for f in fields(self)}, strict=True)
 
     @classmethod
     def from_config(cls, bracket_cfg: Mapping[str, Any], instrument_cfg: Mapping[str, Any]) -> BracketParams:
@@ -125,37 +99,10 @@ class BracketParams:
         for section, cfg, keys in (("bracket", bracket_cfg, _BRACKET_KEYS),
                                    ("instrument", instrument_cfg, _INSTRUMENT_KEYS)):  # fmt: skip
             for key in keys:
-                if key not in cfg:
-                    raise ConfigError(f"{section}.{key} is missing")
-                values[key] = _coerce(key, cfg[key])
+                values[key] = cfg_value(cfg, key, where=section, strict=True)
         return cls(**values)
 
 
 def _key(name: str) -> str:
+    """Dotted config key of field ``name``: ``instrument.<name>`` or ``bracket.<name>``."""
     return f"{'instrument' if name in _INSTRUMENT_KEYS else 'bracket'}.{name}"
-
-
-def _coerce(name: str, value: Any) -> Any:
-    """Turn integer-valued reals into ``int`` for integer fields and ints into ``float`` for real fields."""
-    if name in _CHOICES or isinstance(value, bool) or not isinstance(value, Real):
-        return value
-    if name in _INTS:
-        return int(value) if float(value).is_integer() else value
-    return float(value)
-
-
-def _check(name: str, value: Any) -> None:
-    key = _key(name)
-    if name in _CHOICES:
-        if value not in _CHOICES[name]:
-            allowed = " | ".join(_CHOICES[name])
-            raise ConfigError(f"{key} must be one of {allowed}, got {value!r}")
-        return
-    if name in _INTS:
-        if isinstance(value, bool) or not isinstance(value, Integral):
-            raise ConfigError(f"{key} must be an integer, got {value!r}")
-    elif isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ConfigError(f"{key} must be a finite number, got {value!r}")
-    bound, inclusive = _LOWER[name]
-    if value < bound or (value == bound and not inclusive):
-        raise ConfigError(f"{key} must be {'>=' if inclusive else '>'} {bound:g}, got {value:g}")

@@ -124,8 +124,11 @@ def simulate_brackets(
         ValueError: on mismatched lengths, unsorted or out-of-range signal bars, a direction other than
             +1/-1, or ``end_bar`` outside ``[0, n_bars]``.
     """
-    bars = [np.ascontiguousarray(a, dtype=np.float64) for a in (open, high, low, close)]
-    n_bars = bars[0].shape[0]
+    open_a, high_a, low_a, close_a = (
+        np.ascontiguousarray(a, dtype=np.float64) for a in (open, high, low, close)
+    )
+    bars = (open_a, high_a, low_a, close_a)
+    n_bars = open_a.shape[0]
     if any(b.ndim != 1 or b.shape[0] != n_bars for b in bars):
         raise ValueError("open, high, low and close must be 1-D arrays of the same length")
     sig = np.ascontiguousarray(signal_bar, dtype=np.int64)
@@ -148,7 +151,7 @@ def simulate_brackets(
 
     cfg = _kernel_config(params, end)
     out = _allocate(n)
-    simulate_orders(*bars, sig, dirs, atr_a, lvl, cfg, out)
+    simulate_orders(open_a, high_a, low_a, close_a, sig, dirs, atr_a, lvl, cfg, out)
     return Trades(*out)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections import namedtuple
 from dataclasses import dataclass, fields
 from enum import IntEnum
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -90,5 +90,27 @@ class Trades:
         return frame
 
 
-TradeArrays = namedtuple("TradeArrays", [f.name for f in fields(Trades)])  # noqa: PYI024
-"""The :class:`Trades` arrays as a tuple numba can take (the kernel's ``out``), in field order."""
+class TradeArrays(NamedTuple):
+    """The :class:`Trades` arrays as a tuple numba can take (the kernel's ``out``), in field order.
+
+    Spelled out (not built from ``fields(Trades)``) so that mypy sees the fields; the check below keeps
+    the two in step.
+    """
+
+    filled: np.ndarray
+    skipped: np.ndarray
+    entry_bar: np.ndarray
+    entry_price: np.ndarray
+    stop_price: np.ndarray
+    target_price: np.ndarray
+    exit_bar: np.ndarray
+    exit_price: np.ndarray
+    exit_reason: np.ndarray
+    contracts: np.ndarray
+    risk_points: np.ndarray
+    pnl_points: np.ndarray
+    pnl: np.ndarray
+    r_multiple: np.ndarray
+
+
+assert TradeArrays._fields == tuple(f.name for f in fields(Trades)), "TradeArrays must mirror Trades"

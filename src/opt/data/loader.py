@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
+from opt.config_rules import check_value
 from opt.data.synthetic import generate_synthetic_bars
 from opt.data.validate import check_tz, validate_bars
 from opt.errors import ConfigError, DataError
@@ -22,7 +23,6 @@ __all__ = ["DATA_SOURCES", "load_bars", "load_bars_from_config"]
 DATA_SOURCES = ("synthetic", "csv", "parquet")
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
-_DEFAULT_EXCHANGE_TZ = "America/New_York"
 
 
 def load_bars(
@@ -64,7 +64,7 @@ def load_bars_from_config(cfg: DictConfig | dict[str, Any]) -> pd.DataFrame:
     """Load the bars named by the composed config.
 
     ``data.source``: ``synthetic`` uses ``data.synthetic.*``, ``instrument.tick_size`` and
-    ``levels.exchange_tz`` (default America/New_York); ``csv``/``parquet`` read ``data.path`` (relative
+    ``levels.exchange_tz`` (all required); ``csv``/``parquet`` read ``data.path`` (relative
     paths resolve against the current working directory) with ``data.tz``. All sources apply
     ``data.start``/``data.end``.
 
@@ -75,8 +75,9 @@ def load_bars_from_config(cfg: DictConfig | dict[str, Any]) -> pd.DataFrame:
         Bars of shape (n_rows, 6) as described in :func:`~opt.data.validate.validate_bars`.
 
     Raises:
-        ConfigError: unknown ``data.source``, missing ``data.path`` or ``data.synthetic.*`` key, invalid
-            synthetic parameter, unknown ``data.tz``, bad ``data.start``/``data.end``.
+        ConfigError: unknown ``data.source``, missing ``data.path``, ``data.synthetic.*``,
+            ``instrument.tick_size`` or ``levels.exchange_tz`` key, invalid synthetic parameter, unknown
+            ``data.tz``, bad ``data.start``/``data.end``.
         DataError: the file is missing or breaks a validation rule, or the filter leaves no rows.
     """
     cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
@@ -91,11 +92,11 @@ def load_bars_from_config(cfg: DictConfig | dict[str, Any]) -> pd.DataFrame:
 
 
 def _synthetic_from_config(cfg: DictConfig) -> pd.DataFrame:
-    """Generate the synthetic bars described by ``data.synthetic.*`` and ``instrument.tick_size``."""
+    """Generate the synthetic bars of ``data.synthetic.*``, ``instrument.tick_size``, ``levels.exchange_tz``."""
     keys = ("seed", "first_day", "n_days", "start_price", "annual_vol")
     syn = {k: _required(cfg, f"data.synthetic.{k}") for k in keys}
     tick_size = _required(cfg, "instrument.tick_size")
-    exchange_tz = OmegaConf.select(cfg, "levels.exchange_tz", default=_DEFAULT_EXCHANGE_TZ)
+    exchange_tz = _required(cfg, "levels.exchange_tz")
     try:
         return generate_synthetic_bars(
             seed=int(syn["seed"]),
@@ -113,14 +114,18 @@ def _synthetic_from_config(cfg: DictConfig) -> pd.DataFrame:
 
 
 def _required(cfg: DictConfig, key: str) -> Any:
-    """The value at dotted ``key``; ConfigError naming it when absent, ``???`` or null."""
+    """The value at dotted ``key``, checked by its rule in :data:`opt.config_rules.RULES` if it has one.
+
+    Raises:
+        ConfigError: naming ``key`` when it is absent, ``???`` or null, or breaks its rule.
+    """
     try:
         value = OmegaConf.select(cfg, key, default=None, throw_on_missing=True)
     except MissingMandatoryValue:
         value = None
     if value is None:
         raise ConfigError(f"{key} is required but not set")
-    return value
+    return check_value(key, value)
 
 
 def _data_path(cfg: DictConfig, source: str) -> Path:

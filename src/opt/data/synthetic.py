@@ -24,11 +24,12 @@ import zoneinfo
 import numpy as np
 import pandas as pd
 
+from opt.schema import TRADING_DAYS_PER_YEAR
+
 __all__ = ["SESSION_MINUTES", "generate_synthetic_bars"]
 
 SESSION_OPEN_HOUR = 18  # exchange time, on the calendar day before the trading day
 SESSION_MINUTES = 23 * 60  # 18:00 .. 17:00 next day
-TRADING_DAYS_PER_YEAR = 252
 _NS_PER_MINUTE = 60_000_000_000
 
 # Volume intensity knots: (minutes since 18:00 ET, contracts per minute), linearly interpolated.
@@ -91,7 +92,9 @@ def generate_synthetic_bars(
     )
     keep = volume > 0
     stamps = _timestamps(days, exchange_tz)[keep]
-    frame = {"timestamp": pd.DatetimeIndex(stamps.view("datetime64[ns]")).tz_localize("UTC")}
+    frame: dict[str, pd.DatetimeIndex | np.ndarray] = {
+        "timestamp": pd.DatetimeIndex(stamps.view("datetime64[ns]")).tz_localize("UTC")
+    }
     for name, ticks in (("open", o), ("high", h), ("low", lo), ("close", c)):
         frame[name] = ticks[keep] * float(tick_size)
     frame["volume"] = volume[keep].astype("float64")

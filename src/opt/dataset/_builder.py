@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from opt.config_rules import cfg_value
 from opt.dataset._context import MarketContext
 from opt.events import detect_touches, event_params, label_events, outcome_params
 from opt.features import compute_features, feature_params
 from opt.levels import LEVEL_TYPES
-from opt.sessions._config import cfg_value
 
 __all__ = ["EventDataset", "build_event_dataset"]
 
@@ -46,7 +46,7 @@ class EventDataset:
 
 def _active_types(cfg: Any) -> tuple[str, ...]:
     use = cfg_value(cfg_value(cfg, "levels", where="config"), "use", where="levels")
-    return tuple(t for t in LEVEL_TYPES if bool(cfg_value(use, t, where="levels.use")))
+    return tuple(t for t in LEVEL_TYPES if cfg_value(use, t, where="levels.use"))
 
 
 def build_event_dataset(ctx: MarketContext, cfg: Any, *, keep_unlabelled: bool = False) -> EventDataset:

@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from opt.errors import ConfigError, DataError
+from opt.config_rules import cfg_value
+from opt.errors import DataError
 from opt.indicators import wilder_atr
 from opt.levels import LevelSet, compute_levels
 from opt.sessions import SessionCalendar, build_calendar, timestamps_ns
-from opt.sessions._config import cfg_value
 
 __all__ = ["MarketContext", "build_context"]
 
@@ -81,11 +81,9 @@ def build_context(bars: pd.DataFrame, cfg: Any) -> MarketContext:
         if bad.size:
             raise DataError(f"bar timestamps must be strictly increasing; row {int(bad[0]) + 1} breaks it")
     levels_cfg = cfg_value(cfg, "levels", where="config")
-    period = int(cfg_value(levels_cfg, "atr_period", where="levels"))
+    period = cfg_value(levels_cfg, "atr_period", where="levels")
     calendar = build_calendar(bars["timestamp"], levels_cfg)
     arrays = {c: np.ascontiguousarray(bars[c].to_numpy(np.float64)) for c in _COLUMNS[1:]}
-    if period < 1:
-        raise ConfigError(f"levels.atr_period must be >= 1, got {period}")
     return MarketContext(
         bars=bars,
         timestamps=ts,

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from opt.config_rules import check_value
 from opt.errors import ConfigError
 
 __all__ = ["Fold", "holdout_split", "walk_forward_folds", "single_split"]
@@ -76,8 +77,7 @@ def holdout_split(
         ConfigError: ``test_fraction`` out of range, or the test part would cover every bar.
         ValueError: Mismatched lengths, unsorted timestamps or trading days.
     """
-    if not 0.0 <= test_fraction < 0.9:
-        raise ConfigError(f"split.test_fraction must be in [0, 0.9), got {test_fraction}")
+    test_fraction = check_value("split.test_fraction", test_fraction)
     ts = pd.DatetimeIndex(timestamps).asi8  # only the order is used; the unit does not matter
     day = np.asarray(trading_day, dtype=np.int64)
     if ts.shape != day.shape or ts.ndim != 1:
@@ -113,9 +113,9 @@ def _check_events(event_bar: np.ndarray, label_end_bar: np.ndarray) -> tuple[np.
     return event_bar, label_end_bar
 
 
-def _check_embargo(embargo_bars: int) -> None:
-    if embargo_bars < 0:
-        raise ConfigError(f"split.embargo_bars must be >= 0, got {embargo_bars}")
+def _check_embargo(embargo_bars: int) -> int:
+    """``split.embargo_bars`` checked by its rule (>= 0 bars)."""
+    return int(check_value("split.embargo_bars", embargo_bars))
 
 
 def _readonly(positions: np.ndarray) -> np.ndarray:
@@ -171,11 +171,9 @@ def walk_forward_folds(
         ConfigError: A value out of range, naming the ``split.*`` key, or windows shorter than one bar.
         ValueError: Malformed event arrays.
     """
-    if n_folds < 1:
-        raise ConfigError(f"split.n_folds must be >= 1, got {n_folds}")
-    if not 0.0 < min_train_fraction < 1.0:
-        raise ConfigError(f"split.min_train_fraction must be in (0, 1), got {min_train_fraction}")
-    _check_embargo(embargo_bars)
+    n_folds = check_value("split.n_folds", n_folds)
+    min_train_fraction = check_value("split.min_train_fraction", min_train_fraction)
+    embargo_bars = _check_embargo(embargo_bars)
     event_bar, label_end_bar = _check_events(event_bar, label_end_bar)
     first = _floor_share(min_train_fraction, n_bars)
     if n_bars - first < n_folds:
@@ -211,9 +209,8 @@ def single_split(
         ConfigError: ``eval_fraction`` or ``embargo_bars`` out of range.
         ValueError: Malformed event arrays.
     """
-    if not 0.0 < eval_fraction < 1.0:
-        raise ConfigError(f"split.eval_fraction must be in (0, 1), got {eval_fraction}")
-    _check_embargo(embargo_bars)
+    eval_fraction = check_value("split.eval_fraction", eval_fraction)
+    embargo_bars = _check_embargo(embargo_bars)
     event_bar, label_end_bar = _check_events(event_bar, label_end_bar)
     start = _floor_share(1.0 - eval_fraction, n_bars)
     return _fold(0, event_bar, label_end_bar, start, n_bars, embargo_bars)

@@ -16,10 +16,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from opt.schema import BOUNCE, BREAK, CHOP, CLASS_NAMES
+
 __all__ = ["BREAK", "BOUNCE", "CHOP", "LABELS", "label_events"]
 
-LABELS: tuple[str, ...] = ("BREAK", "BOUNCE", "CHOP")
-BREAK, BOUNCE, CHOP = 0, 1, 2
+LABELS: tuple[str, ...] = CLASS_NAMES
+"""Label names in code order (:data:`opt.schema.CLASS_NAMES`)."""
 
 
 @njit(cache=True)
@@ -32,7 +34,7 @@ def _label(  # pragma: no cover - numba
     thr: np.ndarray,
     lookforward: int,
 ) -> np.ndarray:
-    out = np.full(bar.shape[0], 2, dtype=np.int64)
+    out = np.full(bar.shape[0], CHOP, dtype=np.int64)
     for i in range(bar.shape[0]):
         up = price[i] + thr[i]
         down = price[i] - thr[i]
@@ -43,9 +45,9 @@ def _label(  # pragma: no cover - numba
                 break
             if hit_up or hit_down:
                 if side[i] > 0:
-                    out[i] = 1 if hit_up else 0
+                    out[i] = BOUNCE if hit_up else BREAK
                 else:
-                    out[i] = 0 if hit_up else 1
+                    out[i] = BREAK if hit_up else BOUNCE
                 break
     return out
 

@@ -1,14 +1,20 @@
-"""Typed, checked views of the ``events`` and ``outcome`` config groups."""
+"""Typed, checked views of the ``events`` and ``outcome`` config groups.
+
+Values are read with :func:`opt.config_rules.cfg_value` and checked on construction by the rule of
+their key in :data:`opt.config_rules.RULES` (the rules :func:`~opt.config_rules.check_config` applies
+when a command starts). Defaults are in ``conf/events`` and ``conf/outcome``, not here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from opt.errors import ConfigError
-from opt.sessions._config import cfg_value
+from opt.config_rules import cfg_value, check_fields, check_value
 
 __all__ = ["EventParams", "OutcomeParams", "event_params", "outcome_params"]
+
+_BANDS = ("monitor_band", "touch_band")
 
 
 @dataclass(frozen=True)
@@ -16,11 +22,14 @@ class EventParams:
     """Zone geometry (DESIGN §5).
 
     Attributes:
-        monitor_band: points per level type.
-        touch_band: points per level type.
-        k_atr: zone widening, ATR multiples.
-        max_wait: bars from zone entry to touch.
-        cooldown: bars between events of one level instance.
+        monitor_band: points per level type (>= 0).
+        touch_band: points per level type (>= 0).
+        k_atr: zone widening, ATR multiples (>= 0).
+        max_wait: bars from zone entry to touch (>= 1).
+        cooldown: bars between events of one level instance (>= 0).
+
+    Raises:
+        ConfigError: on construction, naming the ``events.*`` key of a value that breaks its rule.
     """
 
     monitor_band: dict[str, float]
@@ -29,6 +38,12 @@ class EventParams:
     max_wait: int
     cooldown: int
 
+    def __post_init__(self) -> None:
+        check_fields(self, {k: f"events.{k}" for k in ("k_atr", "max_wait", "cooldown")})
+        for band in _BANDS:
+            checked = {t: check_value(f"events.{band}.{t}", v) for t, v in getattr(self, band).items()}
+            object.__setattr__(self, band, checked)
+
 
 @dataclass(frozen=True)
 class OutcomeParams:
@@ -36,63 +51,67 @@ class OutcomeParams:
 
     Attributes:
         threshold_mode: ``"atr"`` (threshold in ATR multiples at the touch) or ``"points"``.
-        threshold: barrier distance from the level, in the unit of ``threshold_mode``.
-        lookforward: label window, bars after the touch.
+        threshold: barrier distance from the level, in the unit of ``threshold_mode`` (> 0).
+        lookforward: label window, bars after the touch (>= 1).
+
+    Raises:
+        ConfigError: on construction, naming the ``outcome.*`` key of a value that breaks its rule.
     """
 
     threshold_mode: str
     threshold: float
     lookforward: int
 
+    def __post_init__(self) -> None:
+        check_fields(self, {k: f"outcome.{k}" for k in ("threshold_mode", "threshold", "lookforward")})
+
 
 def _bands(events_cfg: Any, key: str, types: tuple[str, ...]) -> dict[str, float]:
+    """Band width per level type in ``types``, points."""
     node = cfg_value(events_cfg, key, where="events")
-    out = {t: float(cfg_value(node, t, where=f"events.{key}")) for t in types}
-    bad = {t: v for t, v in out.items() if not v >= 0.0}
-    if bad:
-        raise ConfigError(f"events.{key} must be >= 0 points, got {bad}")
-    return out
+    return {t: cfg_value(node, t, where=f"events.{key}") for t in types}
 
 
 def event_params(events_cfg: Any, types: tuple[str, ...]) -> EventParams:
     """Read the ``events`` config group for the level types ``types``.
 
+    Args:
+        events_cfg: the ``events`` group (``DictConfig`` or mapping).
+        types: level types whose bands are read, e.g. :data:`opt.levels.LEVEL_TYPES`.
+
+    Returns:
+        The checked :class:`EventParams`.
+
     Raises:
-        ConfigError: on a missing key, a negative band or ``k_atr``, ``max_wait < 1`` or
-            ``cooldown < 0``.
+        ConfigError: naming the key, on a missing key or a value that breaks its rule in
+            :data:`opt.config_rules.RULES` (a negative band or ``k_atr``, ``max_wait < 1``,
+            ``cooldown < 0``).
     """
-    k_atr = float(cfg_value(events_cfg, "k_atr", where="events"))
-    max_wait = int(cfg_value(events_cfg, "max_wait", where="events"))
-    cooldown = int(cfg_value(events_cfg, "cooldown", where="events"))
-    if not k_atr >= 0.0:
-        raise ConfigError(f"events.k_atr must be >= 0, got {k_atr}")
-    if max_wait < 1:
-        raise ConfigError(f"events.max_wait must be >= 1 bar, got {max_wait}")
-    if cooldown < 0:
-        raise ConfigError(f"events.cooldown must be >= 0 bars, got {cooldown}")
     return EventParams(
+        k_atr=cfg_value(events_cfg, "k_atr", where="events"),
+        max_wait=cfg_value(events_cfg, "max_wait", where="events"),
+        cooldown=cfg_value(events_cfg, "cooldown", where="events"),
         monitor_band=_bands(events_cfg, "monitor_band", types),
         touch_band=_bands(events_cfg, "touch_band", types),
-        k_atr=k_atr,
-        max_wait=max_wait,
-        cooldown=cooldown,
     )
 
 
 def outcome_params(outcome_cfg: Any) -> OutcomeParams:
     """Read the ``outcome`` config group.
 
+    Args:
+        outcome_cfg: the ``outcome`` group (``DictConfig`` or mapping).
+
+    Returns:
+        The checked :class:`OutcomeParams`.
+
     Raises:
-        ConfigError: on a missing key, an unknown ``threshold_mode``, ``threshold <= 0`` or
-            ``lookforward < 1``.
+        ConfigError: naming the key, on a missing key or a value that breaks its rule in
+            :data:`opt.config_rules.RULES` (``threshold_mode`` not ``atr``/``points``,
+            ``threshold <= 0``, ``lookforward < 1``).
     """
-    mode = str(cfg_value(outcome_cfg, "threshold_mode", where="outcome"))
-    threshold = float(cfg_value(outcome_cfg, "threshold", where="outcome"))
-    lookforward = int(cfg_value(outcome_cfg, "lookforward", where="outcome"))
-    if mode not in ("atr", "points"):
-        raise ConfigError(f"outcome.threshold_mode must be 'atr' or 'points', got {mode!r}")
-    if not threshold > 0.0:
-        raise ConfigError(f"outcome.threshold must be > 0, got {threshold}")
-    if lookforward < 1:
-        raise ConfigError(f"outcome.lookforward must be >= 1 bar, got {lookforward}")
-    return OutcomeParams(threshold_mode=mode, threshold=threshold, lookforward=lookforward)
+    return OutcomeParams(
+        threshold_mode=cfg_value(outcome_cfg, "threshold_mode", where="outcome"),
+        threshold=cfg_value(outcome_cfg, "threshold", where="outcome"),
+        lookforward=cfg_value(outcome_cfg, "lookforward", where="outcome"),
+    )

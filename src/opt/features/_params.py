@@ -1,14 +1,20 @@
-"""Typed, checked view of the ``features`` config group."""
+"""Typed, checked view of the ``features`` config group.
+
+Values are read with :func:`opt.config_rules.cfg_value` and checked on construction by the rule of
+their key in :data:`opt.config_rules.RULES`; defaults are in ``conf/features``, not here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from opt.config_rules import cfg_value, check_fields, check_value
 from opt.errors import ConfigError
-from opt.sessions._config import cfg_value
 
 __all__ = ["FeatureParams", "feature_params"]
+
+_WINDOW_KEYS = ("window_short", "window_mid", "window_long")
 
 
 @dataclass(frozen=True)
@@ -19,29 +25,44 @@ class FeatureParams:
         windows: ``(window_short, window_mid, window_long)``, bars, distinct.
         volume_z_window: bars in the volume z-score window (>= 2).
         extra_path: optional CSV/Parquet file of extra features (timestamp + numeric columns).
+
+    Raises:
+        ConfigError: on construction, naming the ``features.*`` key of a value that breaks its rule,
+            or when the three windows are not distinct.
     """
 
     windows: tuple[int, int, int]
     volume_z_window: int
     extra_path: str | None
 
+    def __post_init__(self) -> None:
+        pairs = zip(_WINDOW_KEYS, self.windows, strict=True)
+        short, mid, long = (check_value(f"features.{k}", w) for k, w in pairs)
+        if len({short, mid, long}) != 3:
+            raise ConfigError(
+                f"features.{'/'.join(_WINDOW_KEYS)} must be distinct, got {(short, mid, long)} bars"
+            )
+        object.__setattr__(self, "windows", (short, mid, long))
+        check_fields(self, {"volume_z_window": "features.volume_z_window"})
+
 
 def feature_params(features_cfg: Any) -> FeatureParams:
     """Read the ``features`` config group.
 
+    Args:
+        features_cfg: the ``features`` group (``DictConfig`` or mapping).
+
+    Returns:
+        The checked :class:`FeatureParams`; an empty ``extra_path`` becomes None.
+
     Raises:
-        ConfigError: on a missing key, a window < 1, repeated windows or ``volume_z_window < 2``.
+        ConfigError: naming the key, on a missing key, a value that breaks its rule in
+            :data:`opt.config_rules.RULES` or repeated windows.
     """
-    keys = ("window_short", "window_mid", "window_long")
-    windows = tuple(int(cfg_value(features_cfg, k, where="features")) for k in keys)
-    if min(windows) < 1 or len(set(windows)) != 3:
-        raise ConfigError(f"features.{'/'.join(keys)} must be distinct and >= 1 bar, got {windows}")
-    z_window = int(cfg_value(features_cfg, "volume_z_window", where="features"))
-    if z_window < 2:
-        raise ConfigError(f"features.volume_z_window must be >= 2 bars, got {z_window}")
-    extra = cfg_value(features_cfg, "extra_path", where="features")
+    windows = tuple(cfg_value(features_cfg, k, where="features") for k in _WINDOW_KEYS)
+    extra = cfg_value(features_cfg, "extra_path", where="features", nullable=True)
     return FeatureParams(
         windows=(windows[0], windows[1], windows[2]),
-        volume_z_window=z_window,
+        volume_z_window=cfg_value(features_cfg, "volume_z_window", where="features"),
         extra_path=None if extra in (None, "") else str(extra),
     )

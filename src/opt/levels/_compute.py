@@ -7,12 +7,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from opt.errors import ConfigError
+from opt.config_rules import cfg_value
 from opt.levels._levelset import LEVEL_TYPES, LevelSet, level_names
 from opt.levels._moving import anchored_vwap, sma_levels
 from opt.levels._session import SESSION_LEVEL_ORDER, session_levels
 from opt.sessions import SessionCalendar, session_spec, timestamps_ns
-from opt.sessions._config import cfg_value
 
 __all__ = ["compute_levels"]
 
@@ -32,16 +31,15 @@ def compute_levels(bars: pd.DataFrame, calendar: SessionCalendar, levels_cfg: An
         Row t depends on bars ``<= t`` only.
 
     Raises:
-        ConfigError: on invalid session times, SMA timeframe or periods.
+        ConfigError: naming the key, on invalid session times, SMA timeframe or periods (rules in
+            :data:`opt.config_rules.RULES`).
         ValueError: if ``calendar`` does not have one row per bar.
     """
     if len(calendar) != len(bars):
         raise ValueError(f"calendar has {len(calendar)} rows for {len(bars)} bars")
     spec = session_spec(levels_cfg)
     names = level_names(cfg_value(levels_cfg, "sma_periods", where="levels"))
-    timeframe = int(cfg_value(levels_cfg, "sma_timeframe_min", where="levels"))
-    if timeframe < 1:
-        raise ConfigError(f"levels.sma_timeframe_min must be >= 1, got {timeframe}")
+    timeframe = cfg_value(levels_cfg, "sma_timeframe_min", where="levels")
     high, low, close, volume = (bars[c].to_numpy(np.float64) for c in ("high", "low", "close", "volume"))
     session = session_levels(
         high, low, close, calendar, or_minutes=spec.or_minutes, rth_minutes=spec.rth_end - spec.rth_start

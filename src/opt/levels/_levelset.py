@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from opt.errors import ConfigError
+from opt.config_rules import check_value
 
 __all__ = ["LEVEL_NAMES", "LEVEL_TYPES", "LevelSet", "level_names"]
 
 LEVEL_TYPES: tuple[str, ...] = ("on", "pm", "or", "pd", "sma", "vwap")
 """Level types in column order; each is one stage-1 switch ``levels.use.<type>``."""
 
-_DEFAULT_SMA_PERIODS = (200, 400)
+_DEFAULT_SMA_PERIODS = (200, 400)  # conf/levels' sma_periods, for LEVEL_NAMES only (never a fallback)
 
 LEVEL_NAMES: dict[str, tuple[str, ...]] = {
     "on": ("onh", "onl"),
@@ -30,12 +30,16 @@ LEVEL_NAMES: dict[str, tuple[str, ...]] = {
 def level_names(sma_periods: Sequence[int]) -> dict[str, tuple[str, ...]]:
     """Level names per type for the configured SMA periods (``sma_<period>``).
 
+    Args:
+        sma_periods: ``levels.sma_periods``, bars of ``levels.sma_timeframe_min`` minutes.
+
+    Returns:
+        Level type -> level names, for every type in :data:`LEVEL_TYPES`.
+
     Raises:
-        ConfigError: if a period is < 1 or repeated.
+        ConfigError: if a period is < 1, not an integer or repeated (rule ``levels.sma_periods``).
     """
-    periods = [int(p) for p in sma_periods]
-    if any(p < 1 for p in periods) or len(set(periods)) != len(periods):
-        raise ConfigError(f"levels.sma_periods must be distinct positive integers, got {list(sma_periods)}")
+    periods = [int(p) for p in check_value("levels.sma_periods", sma_periods)]
     return {**LEVEL_NAMES, "sma": tuple(f"sma_{p}" for p in periods)}
 
 

@@ -77,5 +77,5 @@ def anchored_vwap(
     Returns:
         float64 ``(n,)``, points; NaN while the anchored volume is still zero.
     """
-    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (high, low, close, volume)]
-    return _anchored_vwap(*arrays, np.ascontiguousarray(anchor, dtype=np.int64))
+    h, lo, c, v = (np.ascontiguousarray(a, dtype=np.float64) for a in (high, low, close, volume))
+    return _anchored_vwap(h, lo, c, v, np.ascontiguousarray(anchor, dtype=np.int64))

@@ -13,6 +13,8 @@ from sklearn.metrics import roc_auc_score, silhouette_score
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
+from opt.schema import BOUNCE, BREAK, CHOP, N_CLASSES
+
 __all__ = [
     "BREAK",
     "BOUNCE",
@@ -25,9 +27,6 @@ __all__ = [
     "multiclass_brier",
     "label_shares",
 ]
-
-BREAK, BOUNCE, CHOP = 0, 1, 2
-N_CLASSES = 3
 
 
 def _check_labels(y: np.ndarray, n: int, name: str = "y") -> np.ndarray:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from opt.schema import TRADING_DAYS_PER_YEAR
+
 __all__ = ["PROFIT_FACTOR_CAP", "equity_curve", "drawdown_curve", "daily_pnl", "trading_metrics"]
 
 PROFIT_FACTOR_CAP = 100.0
@@ -95,7 +97,7 @@ def trading_metrics(
     is_win: np.ndarray,
     exit_day: np.ndarray,
     trading_days: np.ndarray,
-    periods_per_year: int = 252,
+    periods_per_year: int = TRADING_DAYS_PER_YEAR,
 ) -> dict[str, float]:
     """Bracket-trading metrics of DESIGN §7, all finite floats.
 
@@ -118,7 +120,8 @@ def trading_metrics(
         is_win: Whether each trade hit take-profit, bool, shape ``(n_trades,)``.
         exit_day: Trading day of each exit, int64, shape ``(n_trades,)``.
         trading_days: All trading days of the evaluated span, int64 (duplicates allowed).
-        periods_per_year: Trading days per year for the annualization.
+        periods_per_year: Trading days per year for the annualization
+            (:data:`opt.schema.TRADING_DAYS_PER_YEAR`).
 
     Raises:
         ValueError: Mismatched shapes or an exit day outside ``trading_days``.

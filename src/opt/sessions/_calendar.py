@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from opt.config_rules import cfg_value, clock_minutes
 from opt.errors import ConfigError
-from opt.sessions._config import cfg_value, parse_hhmm
 
 __all__ = ["SessionCalendar", "SessionSpec", "build_calendar", "session_spec", "timestamps_ns"]
 
@@ -56,24 +56,30 @@ class SessionSpec:
 def session_spec(levels_cfg: Any) -> SessionSpec:
     """Parse and check the session clock times of the ``levels`` config group.
 
+    Each value is checked by the rule of its key in :data:`opt.config_rules.RULES` (clock times
+    ``"HH:MM"``, a known time zone, ``or_minutes >= 1``); the rules between keys are checked here.
+
+    Args:
+        levels_cfg: the ``levels`` group (``DictConfig`` or mapping).
+
+    Returns:
+        The :class:`SessionSpec`, times in minutes after midnight.
+
     Raises:
-        ConfigError: on a missing key, a malformed time, an unknown timezone or an RTH window that
-            is empty or shorter than the opening range.
+        ConfigError: naming the key, on a missing key, a malformed time, an unknown timezone or an
+            RTH window that is empty, shorter than the opening range or outside the trading day.
     """
     times = {
-        k: parse_hhmm(cfg_value(levels_cfg, k, where="levels"), key=f"levels.{k}")
+        k: clock_minutes(cfg_value(levels_cfg, k, where="levels"))
         for k in ("day_start", "day_end", "pm_start", "rth_start", "rth_end")
     }
-    tz = str(cfg_value(levels_cfg, "exchange_tz", where="levels"))
-    try:
-        pd.Timestamp("2020-01-01", tz=tz)
-    except Exception as exc:  # pytz / zoneinfo raise different types
-        raise ConfigError(f"levels.exchange_tz: unknown timezone {tz!r}") from exc
-    or_minutes = int(cfg_value(levels_cfg, "or_minutes", where="levels"))
+    tz = cfg_value(levels_cfg, "exchange_tz", where="levels")
+    or_minutes = cfg_value(levels_cfg, "or_minutes", where="levels")
     if times["rth_end"] <= times["rth_start"]:
         raise ConfigError(f"levels.rth_end ({times['rth_end']} min) must be after levels.rth_start")
-    if not 0 < or_minutes <= times["rth_end"] - times["rth_start"]:
-        raise ConfigError(f"levels.or_minutes must be in 1..RTH length, got {or_minutes}")
+    rth_minutes = times["rth_end"] - times["rth_start"]
+    if or_minutes > rth_minutes:
+        raise ConfigError(f"levels.or_minutes={or_minutes} must be at most the RTH length ({rth_minutes} minutes)")
     if times["rth_start"] >= times["day_start"] or times["rth_end"] > times["day_end"]:
         raise ConfigError(
             "levels: RTH must lie inside the trading day (rth_start < day_start, rth_end <= day_end)"
