@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from bracket_cases import assert_same_trades, make_params
-from bracket_reference import simulate_reference
 
 from opt.brackets import ExitReason, simulate_brackets
+
+from tests.helpers.brackets_cases import assert_same_trades, make_params
+from tests.helpers.brackets_reference import simulate_reference
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from bracket_cases import assert_same_trades
-from bracket_reference import simulate_reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opt.brackets import BracketParams, simulate_brackets
 from opt.brackets.simulator import tick_fraction
+
+from tests.helpers.brackets_cases import assert_same_trades
+from tests.helpers.brackets_reference import simulate_reference
 
 TICKS = [0.25, 0.1, 1.0, 0.01, 0.03125]
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bracket_cases import SIMULATORS, make_params, run
 
 from opt.brackets import ExitReason, simulate_brackets
+
+from tests.helpers.brackets_cases import SIMULATORS, make_params, run
 
 NAN = float("nan")
 SIGNAL = (100.0, 100.5, 99.5, 100.0)  # bar 0: the signal bar (close 100)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from dataset_helpers import default_cfg, load_es
 
 from opt.dataset import LABELS, EventDataset, MarketContext, build_context, build_event_dataset
 from opt.errors import ConfigError, DataError
 from opt.features import feature_names, feature_params
 from opt.levels import LEVEL_TYPES
+
+from tests.helpers.dataset import default_cfg, load_es
 
 EVENT_COLUMNS = [
     "bar",

@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from dataset_helpers import default_cfg, load_es, synthetic
 
 from opt.dataset import EventDataset, MarketContext, build_context, build_event_dataset
 from opt.indicators import timeframe_atr
+
+from tests.helpers.dataset import default_cfg, load_es, synthetic
 
 CFGS = {
     "default": default_cfg(),

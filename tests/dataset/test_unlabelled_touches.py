@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from dataset_helpers import default_cfg, synthetic
 
 from opt.dataset import EventDataset, build_context, build_event_dataset
+
+from tests.helpers.dataset import default_cfg, synthetic
 
 
 @pytest.fixture(scope="module")

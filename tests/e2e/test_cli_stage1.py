@@ -8,7 +8,7 @@ import optuna
 import pytest
 import yaml
 
-from helpers import STAGE1_METRICS, run_cli, runs_of
+from tests.helpers.cli import STAGE1_METRICS, run_cli, runs_of
 
 pytestmark = pytest.mark.slow
 

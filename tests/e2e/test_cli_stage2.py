@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import run_cli, runs_of
+from tests.helpers.cli import run_cli, runs_of
 
 pytestmark = pytest.mark.slow
 

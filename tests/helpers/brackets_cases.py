@@ -6,9 +6,10 @@ from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
-from bracket_reference import simulate_reference
 
 from opt.brackets import BracketParams, Trades, simulate_brackets
+
+from tests.helpers.brackets_reference import simulate_reference
 
 BASE_BRACKET: dict[str, Any] = {
     "entry_mode": "market", "entry_offset_atr": 0.5, "expiry_bars": 3, "stop_mode": "atr",

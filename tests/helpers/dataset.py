@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 from omegaconf import DictConfig, OmegaConf
 
-REPO = Path(__file__).resolve().parents[2]
-ES_CSV = REPO.parent / "shared" / "data" / "ES_1min.csv"
+from tests.helpers.config import ES_CSV, REPO
+
 GROUPS = ("levels", "events", "outcome", "features")
 
 

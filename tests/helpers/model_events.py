@@ -53,6 +53,7 @@ def make_events(
 def tiny_cnn_cfg(**overrides: Any) -> dict[str, Any]:
     """A CNN config small enough for a test (a few seconds on one CPU thread)."""
     cfg: dict[str, Any] = {
+        "_target_": "opt.models.cnn.CNNClassifier.from_params",
         "name": "cnn",
         "device": "cpu",
         "window_length": 16,
@@ -76,6 +77,7 @@ def tiny_cnn_cfg(**overrides: Any) -> dict[str, Any]:
 def tiny_xgb_cfg(**overrides: Any) -> dict[str, Any]:
     """An XGBoost config for the tests."""
     cfg: dict[str, Any] = {
+        "_target_": "opt.models.XGBoostClassifier.from_params",
         "name": "xgboost",
         "device": "cpu",
         "n_estimators": 60,

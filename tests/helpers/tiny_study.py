@@ -2,7 +2,7 @@
 
 Synthetic bars (35 trading days), 2 trials per stage, 2 walk-forward folds, run in-process through
 :func:`opt.search.runner.run_command` in ``<session tmp>/tiny-study`` (experiments/ and mlruns/ there).
-Import it from another test folder with ``sys.path.insert(0, <tests/promote>)``.
+Import it as ``from tests.helpers.tiny_study import tiny_study``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared conftest helpers
-from conftest import compose_config  # noqa: E402
+from tests.helpers.config import compose_config
 
 STUDY = "tiny"
 COMMON = [f"search.study_name={STUDY}", "data.synthetic.n_days=35", "search.progress=false"]
@@ -44,7 +43,7 @@ def config(*overrides: str):  # noqa: ANN201 - a DictConfig
 
 
 def run_cli(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """``python -m opt ARGS`` in ``cwd`` (as tests/e2e/helpers.py); never raises on the exit status."""
+    """``python -m opt ARGS`` in ``cwd`` (as tests/helpers/cli.py); never raises on the exit status."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
     return subprocess.run([sys.executable, "-m", "opt", *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)

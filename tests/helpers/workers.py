@@ -7,13 +7,11 @@ import re
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import optuna
-import pytest
 from optuna.trial import FrozenTrial, TrialState
 
 from opt.stores import sqlalchemy_url
@@ -117,33 +115,3 @@ def check_trial_runs(runs: list[Any], study: optuna.Study) -> dict[int, Any]:
 def assert_no_lock_errors(text: str) -> None:
     found = LOCK_ERRORS.findall(text)
     assert not found, f"lock errors in the logs: {sorted(set(found))}\n{text[-3000:]}"
-
-
-def _pg_admin() -> Any:
-    import psycopg2
-
-    try:  # database "test" exists on the dev machine and in CI; new databases are created from it
-        con = psycopg2.connect(f"{PG_SERVER}/test", connect_timeout=3)
-    except psycopg2.Error as exc:
-        reason = str(exc).strip().splitlines()[0]
-        pytest.skip(f"PostgreSQL does not answer on 127.0.0.1:5432 (user postgres, database test): {reason}; "
-                    "start it to run the multi-host tests")
-    con.autocommit = True
-    return con
-
-
-@pytest.fixture
-def pg_urls() -> Iterator[dict[str, str]]:
-    """Two fresh, uniquely named PostgreSQL databases (Optuna storage, MLflow store); dropped after."""
-    con = _pg_admin()
-    names = {kind: f"opt_test_{kind}_{uuid.uuid4().hex[:12]}" for kind in ("storage", "tracking")}
-    with con.cursor() as cur:
-        for name in names.values():
-            cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield {kind: f"{PG_SERVER}/{name}" for kind, name in names.items()}
-    finally:
-        with con.cursor() as cur:
-            for name in names.values():
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        con.close()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from models_synth import make_events, split, tiny_cnn_cfg
 
 from opt.errors import ConfigError
 from opt.models import ModelData, feature_importance, make_model
 from opt.models.cnn import CNNClassifier
+
+from tests.helpers.model_events import make_events, split, tiny_cnn_cfg
 
 
 class _Stop(Exception):

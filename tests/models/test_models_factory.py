@@ -7,7 +7,6 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from models_synth import make_events, tiny_cnn_cfg, tiny_xgb_cfg
 from omegaconf import OmegaConf
 
 from opt.errors import ConfigError
@@ -16,10 +15,24 @@ from opt.models.base import class_weights
 from opt.models.cnn import CNNClassifier
 from opt.paths import conf_dir
 
+from tests.helpers.model_events import make_events, tiny_cnn_cfg, tiny_xgb_cfg
 
-def test_unknown_model_name_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match=r"model\.name.*'cnn', 'xgboost'.*'lstm'"):
+
+def test_a_model_config_without_or_with_a_bad_target_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"model\._target_ is missing \(model\.name='lstm'\)"):
         make_model({"name": "lstm"}, seed=0)
+    with pytest.raises(ConfigError, match=r"model\._target_='opt\.models\.LSTM' could not be built"):
+        make_model({"_target_": "opt.models.LSTM", "name": "lstm"}, seed=0)
+
+
+def test_knn_blend_in_the_model_config_wraps_the_model() -> None:
+    from opt.models import KNNBlend
+
+    cfg = OmegaConf.load(conf_dir() / "model" / "xgboost.yaml")
+    assert not isinstance(make_model(cfg, seed=0), KNNBlend)  # alpha 0 by default
+    cfg.knn_blend.alpha = 0.4
+    model = make_model(cfg, seed=0)
+    assert isinstance(model, KNNBlend) and model.alpha == 0.4 and model.k == cfg.knn_blend.k
 
 
 @pytest.mark.parametrize(("name", "cls"), [("xgboost", XGBoostClassifier), ("cnn", CNNClassifier)])

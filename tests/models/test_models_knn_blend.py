@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from models_synth import make_events, split, tiny_xgb_cfg
 from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 
 from opt.errors import ConfigError
 from opt.models import KNNBlend, feature_importance, make_model
+
+from tests.helpers.model_events import make_events, split, tiny_xgb_cfg
 
 
 def test_alpha_zero_is_the_base_model() -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from models_synth import make_events
 
 from opt.errors import ConfigError
 from opt.models import extract_windows, parse_timeframes
+
+from tests.helpers.model_events import make_events
 
 
 @pytest.fixture(scope="module")

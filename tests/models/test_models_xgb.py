@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from models_synth import make_events, split, tiny_xgb_cfg
 
 from opt.errors import ConfigError
 from opt.models import XGBoostClassifier, feature_importance, make_model
+
+from tests.helpers.model_events import make_events, split, tiny_xgb_cfg
 
 
 class _Stop(Exception):
