@@ -27,11 +27,11 @@ try:
     import opt  # noqa: F401
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(REPO_ROOT / "src"))
-sys.path.insert(0, str(REPO_ROOT / "tests" / "brackets"))
-
-from bracket_reference import simulate_reference  # noqa: E402
+sys.path.insert(0, str(REPO_ROOT))  # the reference simulator lives in tests/helpers/
 
 from opt.brackets import BracketParams, simulate_brackets  # noqa: E402
+
+from tests.helpers.brackets_reference import simulate_reference  # noqa: E402
 
 DEFAULT_BRACKET: dict[str, Any] = {
     "entry_mode": "market", "entry_offset_atr": 0.25, "expiry_bars": 10, "stop_mode": "atr",

@@ -59,7 +59,7 @@ def bench_stage2_trial(n_trials: int = 5, model: str = "xgboost") -> dict[str, f
     with tempfile.TemporaryDirectory(prefix="opt-bench-") as tmp:
         run_cli(["run", "+stage=1", *es_args("bench"), "search.n_trials=3"], Path(tmp))
         run_cli(["run", "+stage=2", *es_args("bench"), f"search.n_trials={n_trials}",
-                 f"stage.models=[{model}]", "stage.pruner=none"], Path(tmp))
+                 f"stage.models=[{model}]", "search.pruner=none"], Path(tmp))
         secs = _trial_seconds(Path(tmp), "bench-stage2")
     key = "stage2_trial_s" if model == "xgboost" else f"{model}_trial_s"
     return {key: statistics.median(secs), f"{key}_trials_measured": len(secs)}

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real ES file (skipped when absent), config composition, a tmp workdir."""
+"""Shared fixtures: the real ES file (skipped when absent), a tmp workdir. Plain helpers live in tests/helpers/."""
 
 from __future__ import annotations
 
@@ -6,22 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
 
-from opt.cli import normalize_overrides
-from opt.paths import conf_dir
-
-REPO = Path(__file__).resolve().parents[1]
-ES_CSV = REPO.parent / "shared" / "data" / "ES_1min.csv"
+from tests.helpers.config import ES_CSV
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-
-
-def compose_config(overrides: list[str] | None = None) -> DictConfig:
-    """Compose opt's Hydra config with ``overrides`` (as the CLI does)."""
-    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(config_name="config", overrides=normalize_overrides(list(overrides or [])))
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from opt.paths import conf_dir
-from opt.search.space import iter_space, validate_space
+from opt.stages.space import iter_space, validate_space
 
-from conftest import compose_config
+from tests.helpers.config import compose_config
 
 GROUPS = sorted(p.name for p in conf_dir().iterdir() if p.is_dir())
 
@@ -54,3 +54,43 @@ def test_stage_spaces_point_at_existing_config_keys(stage: str) -> None:
     validate_space(cfg.stage.space, cfg, where="stage.space")
     names = [name for name, _ in iter_space(cfg.stage.space)]
     assert len(names) == len(set(names)) > 0
+
+
+#: config groups whose choices are objects built from ``_target_``, and where each sits in the config
+TARGET_GROUPS = {"model": "model", "search/sampler": "search.sampler", "search/pruner": "search.pruner"}
+
+
+@pytest.mark.parametrize(("group", "choice"), [(g, c) for g in TARGET_GROUPS for c in _choices(g)])
+def test_every_target_of_every_group_choice_builds(group: str, choice: str) -> None:
+    import optuna
+
+    from opt.models import Classifier, make_model
+    from opt.search.runner import make_pruner, make_sampler
+
+    cfg = compose_config([f"{group}={choice}"])
+    node = OmegaConf.select(cfg, TARGET_GROUPS[group])
+    assert "_target_" in node, f"conf/{group}/{choice}.yaml has no _target_"
+    if group == "model":
+        assert isinstance(make_model(node, seed=0), Classifier)
+    elif group == "search/sampler":
+        assert isinstance(make_sampler(cfg), optuna.samplers.BaseSampler)
+    else:
+        assert isinstance(make_pruner(cfg), optuna.pruners.BasePruner)
+
+
+def test_stage2_model_families_build_from_their_targets() -> None:
+    from opt.models import make_model
+
+    cfg = compose_config(["+stage=2"])
+    for family, node in cfg.stage.families.items():
+        assert type(make_model(node, seed=0)).__name__.lower().startswith(family[:3])
+
+
+def test_sampler_and_pruner_are_chosen_with_the_dotted_shorthand() -> None:
+    from opt.cli import normalize_overrides
+
+    args = normalize_overrides(["search.sampler=random", "search.pruner=none", "+stage=2"])
+    assert args == ["search/sampler=random", "search/pruner=none", "+stage='2'"]
+    cfg = compose_config(args)
+    assert cfg.search.sampler._target_ == "optuna.samplers.RandomSampler"
+    assert cfg.search.pruner._target_ == "optuna.pruners.NopPruner"

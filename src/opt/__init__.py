@@ -1,8 +1,9 @@
 """opt: two-stage hyperparameter search for intraday futures level-touch research.
 
 The package reads like the pipeline: ``data`` -> ``sessions``/``levels`` -> ``events`` (events and
-labels) -> ``features`` -> ``models`` -> ``brackets`` -> ``metrics`` -> ``search`` -> ``tracking`` ->
-``promote``. ``python -m opt run +stage=1`` is the main entry point (see :mod:`opt.cli`).
+labels) -> ``features`` -> ``dataset`` -> ``models`` -> ``brackets`` -> ``backtest`` -> ``metrics`` ->
+``stages``/``studies``/``search`` -> ``tracking`` -> ``promote``; ``schema`` holds the shared codes and
+keys. ``python -m opt run +stage=1`` is the main entry point (see :mod:`opt.cli`).
 """
 
 from __future__ import annotations

@@ -55,15 +55,19 @@ examples:
 
 
 _NUMERIC_GROUP = re.compile(r"^(\+{0,2}|~)?(stage)=(\d+)$")
+_NESTED_GROUP = re.compile(r"^(search)\.(sampler|pruner)=([A-Za-z0-9_]+)$")
 
 
 def normalize_overrides(args: list[str]) -> list[str]:
-    """Quote numeric choices of the ``stage`` group (``+stage=1`` -> ``+stage='1'``).
+    """Rewrite the two group-choice shorthands Hydra would refuse; other arguments pass through.
 
-    Hydra parses ``1`` as an int, which it refuses as a config group choice; the quoted form selects
-    ``conf/stage/1.yaml`` as intended. Other arguments pass through unchanged.
+    - ``+stage=1`` -> ``+stage='1'``: Hydra parses ``1`` as an int, which it refuses as a config group
+      choice; the quoted form selects ``conf/stage/1.yaml``.
+    - ``search.sampler=random`` -> ``search/sampler=random`` (and ``search.pruner=...``): the sampler and
+      the pruner are config groups under ``conf/search/``; the dotted form reads like every other key.
     """
-    return [_NUMERIC_GROUP.sub(r"\1\2='\3'", a) for a in args]
+    out = [_NUMERIC_GROUP.sub(r"\1\2='\3'", a) for a in args]
+    return [_NESTED_GROUP.sub(r"\1/\2=\3", a) for a in out]
 
 
 def _load(target: str) -> Callable[[DictConfig], int | None]:

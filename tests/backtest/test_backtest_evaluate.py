@@ -1,4 +1,4 @@
-"""Stage-2 building blocks on real data: calls -> orders, walk-forward evaluation, leakage check."""
+"""The backtest engine on real data: calls -> orders, span and walk-forward evaluation, leakage check."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from opt.backtest import calls_to_orders, evaluate_span, evaluate_walk_forward
 from opt.dataset import EventDataset, build_event_dataset
 from opt.evaluation import walk_forward_folds
 from opt.indicators import timeframe_atr
-from opt.search.market import prepare_market
-from opt.search.stage2_eval import calls_to_orders, evaluate_span, fit_model
+from opt.models.fitting import fit_model
+from opt.stages import prepare_market
 
-from conftest import compose_config
+from tests.helpers.config import compose_config
 
 EVENTS = pd.DataFrame({"bar": [10, 20, 30, 40], "side": [1, 1, -1, -1], "level_price": [100.0, 101, 102, 103]})
 
@@ -34,7 +35,7 @@ def test_unconfident_calls_and_chop_make_no_order() -> None:
 
 @pytest.fixture(scope="module")
 def es_setup():
-    from conftest import ES_CSV
+    from tests.helpers.config import ES_CSV
 
     if not ES_CSV.is_file():
         pytest.skip(f"real ES data not found at {ES_CSV}")
@@ -87,3 +88,21 @@ def test_shuffled_training_labels_fall_to_chance(es_setup) -> None:
     precision = [m["precision_at_80"] for m in shuffled if m["coverage_at_80"] > 0]
     assert not precision or np.mean(precision) <= base + 0.15
     assert abs(np.median([m["sharpe"] for m in shuffled])) < 3.0
+
+
+def test_walk_forward_reports_each_fold_and_stops_when_report_raises(es_setup) -> None:
+    cfg, ctx, ds, folds, atr = es_setup
+    seen: list[tuple[int, float]] = []
+    result = evaluate_walk_forward(cfg, ds, ctx, objective="sharpe", report=lambda s, v: seen.append((s, v)))
+    assert [s for s, _ in seen] == list(range(int(result.metrics["n_folds"])))
+    assert [v for _, v in seen] == result.step_metrics["sharpe"]
+    assert (result.trades["fold"].diff().fillna(0) >= 0).all()
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first(step: int, value: float) -> None:
+        raise Stop(step)
+
+    with pytest.raises(Stop):
+        evaluate_walk_forward(cfg, ds, ctx, objective="sharpe", report=stop_after_first)

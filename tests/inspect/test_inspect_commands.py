@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "promote"))
-from tiny_study import COMMON, STUDY, config, run_cli, tiny_study  # noqa: E402
-
 from opt.errors import StageError  # noqa: E402
 from opt.inspect import list_command, show_command, ui_command  # noqa: E402
+
+from tests.helpers.tiny_study import COMMON, STUDY, config, run_cli, tiny_study
 
 pytestmark = pytest.mark.slow
 

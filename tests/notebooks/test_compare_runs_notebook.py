@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "promote"))
-from tiny_study import STUDY, tiny_study  # noqa: E402
+from tests.helpers.tiny_study import STUDY, tiny_study
 
 pytestmark = pytest.mark.slow
 

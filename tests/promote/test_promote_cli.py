@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tiny_study import COMMON, STUDY, config, run_cli, tiny_study
 
 from opt.errors import StageError
 from opt.promote import SIGNAL_COLUMNS
 from opt.promote.command import promote_command
 
-from conftest import ES_CSV
+from tests.helpers.config import ES_CSV
+from tests.helpers.tiny_study import COMMON, STUDY, config, run_cli, tiny_study
 
 pytestmark = pytest.mark.slow
 
@@ -129,10 +129,11 @@ def test_a_second_promote_that_passes_moves_the_alias(study: Path) -> None:
 def test_champion_reproduces_the_retrained_model_and_does_not_look_ahead(study: Path, champion: str) -> None:
     import mlflow
 
+    from opt.backtest import calls_to_orders
     from opt.dataset import build_context, build_event_dataset
+    from opt.models.fitting import model_input
     from opt.promote.retrain import retrain
     from opt.promote.study import trial_config
-    from opt.search.stage2_eval import calls_to_orders, model_input
 
     with contextlib.chdir(study):
         mlflow.set_tracking_uri("sqlite:///mlruns/mlflow.db")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from opt.backtest import order_prices
 from opt.brackets import BracketParams, simulate_brackets
+from opt.brackets.prices import snap_to_grid
 from opt.data import generate_synthetic_bars
 from opt.indicators import wilder_atr
-from opt.promote.policy import order_prices, to_grid
 
 BRACKET = dict(entry_mode="limit", entry_offset_atr=0.3, expiry_bars=10, stop_mode="atr", stop_atr=1.5,
                stop_buffer_ticks=2, atr_timeframe=1, tp_r=1.7, max_hold_bars=30, confidence=0.5,
@@ -42,7 +43,7 @@ def test_limit_orders_match_the_simulator(market, stop_mode: str) -> None:
     np.testing.assert_array_equal(ours["risk_points"][filled], trades.risk_points[filled])
     # the limit is on the grid, on the pullback side of the signal close
     assert np.all(d * (c[sig] - ours["entry"]) >= 0)
-    np.testing.assert_array_equal(to_grid(ours["entry"], np.ones(sig.size), 0.25), ours["entry"])
+    np.testing.assert_array_equal(snap_to_grid(ours["entry"], np.ones(sig.size), bp), ours["entry"])
 
 
 def test_market_orders_match_the_simulator_from_the_fill_price(market) -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from worker_helpers import journal, load_study, run_opt, runs_of, sqlite_tracking
+
+from tests.helpers.workers import journal, load_study, run_opt, runs_of, sqlite_tracking
 
 pytestmark = pytest.mark.slow
 

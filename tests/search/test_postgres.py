@@ -14,7 +14,13 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import TrialState
-from worker_helpers import (
+
+from opt.search.recovery import Recovery
+from opt.studies import make_storage
+from opt.tracking import Tracker
+
+from tests.helpers.config import compose_config
+from tests.helpers.workers import (
     FAST,
     assert_no_lock_errors,
     check_exact_target,
@@ -22,21 +28,14 @@ from worker_helpers import (
     cli_env,
     load_study,
     opt_run,
-    pg_urls,  # noqa: F401 - fixture
     runs_of,
 )
-
-from opt.search.recovery import Recovery
-from opt.search.storage import make_storage
-from opt.tracking import Tracker
-
-from conftest import compose_config
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.mark.slow
-def test_two_hosts_four_workers_reach_exactly_forty_trials(workdir: Path, pg_urls: dict[str, str]) -> None:  # noqa: F811
+def test_two_hosts_four_workers_reach_exactly_forty_trials(workdir: Path, pg_urls: dict[str, str]) -> None:
     """"Host" A runs 3 workers, "host" B one process: 4 workers x 10 trials on one PostgreSQL study."""
     args = [*FAST, "search.study_name=pgsoak", "search.n_trials=40", "search.n_startup_trials=8",
             f"search.storage={pg_urls['storage']}", f"tracking.uri={pg_urls['tracking']}"]
@@ -60,7 +59,7 @@ def test_two_hosts_four_workers_reach_exactly_forty_trials(workdir: Path, pg_url
 
 
 def test_heartbeat_failed_trial_of_another_host_gets_its_run_closed(workdir: Path,
-                                                                     pg_urls: dict[str, str]) -> None:  # noqa: F811
+                                                                     pg_urls: dict[str, str]) -> None:
     cfg = compose_config([*FAST, "search.study_name=hb", f"search.storage={pg_urls['storage']}",
                           f"tracking.uri={pg_urls['tracking']}", "search.heartbeat_interval=1",
                           "search.grace_period=2"])
@@ -74,7 +73,7 @@ def test_heartbeat_failed_trial_of_another_host_gets_its_run_closed(workdir: Pat
     run = tracker.start_run(name="remote trial", tags={"opt.role": "trial", "opt.stage": "1",
                                                        "opt.trial_number": str(trial.number)})
     trial.set_user_attr("mlflow_run_id", run)
-    recover = Recovery(study, tracker, 1, grace_s=30.0)
+    recover = Recovery(study, storage, tracker, 1, grace_s=30.0)
     storage.record_heartbeat(trial._trial_id)
     recover()
     assert study.trials[0].state == TrialState.RUNNING  # heartbeat still fresh

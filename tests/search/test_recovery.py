@@ -12,7 +12,15 @@ from pathlib import Path
 import optuna
 import pytest
 from optuna.trial import TrialState
-from worker_helpers import (
+
+from opt.errors import ConfigError
+from opt.search.recovery import Recovery, identity, reap_dead_trials
+from opt.search.runner import run_study
+from opt.stages import DatasetStage, TrialContext, TrialResult
+from opt.tracking import Tracker
+
+from tests.helpers.config import compose_config
+from tests.helpers.workers import (
     FAST,
     check_exact_target,
     check_trial_runs,
@@ -25,16 +33,10 @@ from worker_helpers import (
     wait_until,
 )
 
-from opt.errors import ConfigError
-from opt.search.recovery import Recovery, identity, reap_dead_trials
-from opt.search.runner import run_study
-from opt.search.trial import TrialResult
-from opt.tracking import Tracker
-
-from conftest import compose_config
-
 #: a few seconds of model fitting per trial, so a signal lands inside a trial
-SLOW_TRIALS = ["model.n_estimators=2000", "model.early_stopping_rounds=null"]
+# every trial fits the slow model (no quick events-per-day prune between the "running" check and the signal)
+SLOW_TRIALS = ["model.n_estimators=2000", "model.early_stopping_rounds=null", "search.min_events_per_day=0",
+               "search.max_events_per_day=100000"]
 
 
 def _running_trial_with_run(workdir: Path, study_name: str) -> optuna.trial.FrozenTrial | None:
@@ -118,20 +120,23 @@ def test_ctrl_c_to_the_launcher_stops_every_worker_gracefully(workdir: Path) -> 
     _check_interrupted(workdir, "term-stage1", (workdir / "out.log").read_text(), code)
 
 
-def _flaky(sc, trial, cfg) -> TrialResult:  # noqa: ANN001 - the StageFn signature
-    """Trials 1 and 4 raise, trial 2 returns a NaN score; the others score their number."""
-    if trial.number in (1, 4):
-        raise RuntimeError(f"boom in trial {trial.number}")
-    return TrialResult(metrics={"score": math.nan if trial.number == 2 else float(trial.number)})
+class _Flaky(DatasetStage):
+    """Stage 1's space; trials 1 and 4 raise, trial 2 returns a NaN score; the others score their number."""
+
+    def objective(self, ctx: TrialContext, cfg) -> TrialResult:  # noqa: ANN001
+        if ctx.number in (1, 4):
+            raise RuntimeError(f"boom in trial {ctx.number}")
+        return TrialResult(metrics={"score": math.nan if ctx.number == 2 else float(ctx.number)})
 
 
-def _broken(sc, trial, cfg) -> TrialResult:  # noqa: ANN001
-    raise ValueError("the stage is broken")
+class _Broken(DatasetStage):
+    def objective(self, ctx: TrialContext, cfg) -> TrialResult:  # noqa: ANN001
+        raise ValueError("the stage is broken")
 
 
 def test_exception_and_nan_trials_fail_and_the_study_goes_on(workdir: Path) -> None:
     cfg = compose_config([*FAST, "search.study_name=flaky", "search.n_trials=4", "data.synthetic.n_days=10"])
-    study = run_study(cfg, stage=1, stage_fn=_flaky, space=cfg.stage.space)
+    study = run_study(cfg, _Flaky())
     check_exact_target(study, 4)
     states = [t.state for t in study.trials]
     assert states == [TrialState.COMPLETE, TrialState.FAIL, TrialState.FAIL, TrialState.COMPLETE,
@@ -152,7 +157,7 @@ def test_consecutive_failures_stop_the_study_with_a_clear_message(workdir: Path)
     cfg = compose_config([*FAST, "search.study_name=broken", "search.n_trials=10", "data.synthetic.n_days=10",
                           "search.max_consecutive_failures=3"])
     with pytest.raises(ConfigError, match=r"3 failed trials in a row.*ValueError: the stage is broken"):
-        run_study(cfg, stage=1, stage_fn=_broken, space=cfg.stage.space)
+        run_study(cfg, _Broken())
     study = load_study(journal(workdir), "broken-stage1")
     assert [t.state for t in study.trials] == [TrialState.FAIL] * 3
     runs = runs_of(sqlite_tracking(workdir), "broken")
@@ -163,7 +168,8 @@ def test_reaper_fails_dead_workers_trials_only_and_closes_their_runs(workdir: Pa
     import socket
 
     cfg = compose_config([*FAST, "search.study_name=reap"])
-    study = optuna.create_study(study_name="reap-stage1", storage=journal_storage(workdir))
+    storage = journal_storage(workdir)
+    study = optuna.create_study(study_name="reap-stage1", storage=storage)
     host, me = socket.gethostname(), identity()
     dead = f"{host}:{_dead_pid()}"
     live, dead_trial, remote, pid_reused, anonymous = (study.ask() for _ in range(5))
@@ -180,8 +186,8 @@ def test_reaper_fails_dead_workers_trials_only_and_closes_their_runs(workdir: Pa
                               tags={"opt.role": "trial", "opt.stage": "1", "opt.trial_number": str(dead_trial.number)})
     dead_trial.set_user_attr("mlflow_run_id", child)
 
-    assert sorted(reap_dead_trials(study, grace_s=3600)) == [dead_trial.number, pid_reused.number]
-    Recovery(study, tracker, 1, grace_s=0.0)()  # now also the trial that never recorded its worker
+    assert sorted(reap_dead_trials(study, storage, grace_s=3600)) == [dead_trial.number, pid_reused.number]
+    Recovery(study, storage, tracker, 1, grace_s=0.0)()  # now also the trial that never recorded its worker
     states = [t.state for t in study.trials]
     assert states == [TrialState.RUNNING, TrialState.FAIL, TrialState.RUNNING, TrialState.FAIL, TrialState.FAIL]
     assert "died" in study.trials[dead_trial.number].user_attrs["error"]

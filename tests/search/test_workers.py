@@ -8,7 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from worker_helpers import (
+
+from opt.errors import ConfigError
+from opt.search.workers import limit_threads, worker_commands, worker_count
+
+from tests.helpers.config import compose_config
+from tests.helpers.workers import (
     FAST,
     assert_no_lock_errors,
     check_exact_target,
@@ -21,11 +26,6 @@ from worker_helpers import (
     runs_of,
     sqlite_tracking,
 )
-
-from opt.errors import ConfigError
-from opt.search.workers import limit_threads, worker_commands, worker_count
-
-from conftest import compose_config
 
 
 def test_sqlite_storage_is_refused_with_several_workers() -> None:

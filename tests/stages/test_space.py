@@ -7,9 +7,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from opt.errors import ConfigError
-from opt.search.space import apply_params, iter_space, suggest, validate_space
+from opt.stages.space import apply_params, iter_space, suggest, validate_space
 
-from conftest import compose_config
+from tests.helpers.config import compose_config
 
 SPACE = {
     "events": {

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import optuna
 
-from opt.search.stage2 import _validate, sample_stage2
+from opt.stages import BracketStage
+from opt.stages.stage2 import KNN_ALPHA, _objectives
 
-from conftest import compose_config
+from tests.helpers.config import compose_config
 
 
 def _sample(overrides: list[str], n: int = 8) -> list:
     cfg = compose_config(["+stage=2", *overrides])
-    _validate(cfg)
+    stage = BracketStage()
+    _objectives(cfg)  # the settings checks of stage.plan, without the hand-off from stage 1
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3), direction="maximize")
     out = []
     for _ in range(n):
         trial = study.ask()
-        params, tcfg = sample_stage2(trial, cfg)
+        params, tcfg = stage.sample(trial, cfg)
         out.append((trial, params, tcfg))
         study.tell(trial, 0.0)
     return out
@@ -44,3 +46,10 @@ def test_bracket_parameters_are_sampled_into_the_trial_config() -> None:
         assert tcfg.model.name == "xgboost"
         assert 0.5 <= tcfg.bracket.stop_atr <= 3.0 and tcfg.bracket.stop_atr == params["bracket.stop_atr"]
         assert tcfg.bracket.direction in ("both", "long_only", "short_only")
+
+
+def test_the_knn_blend_weight_is_a_model_parameter() -> None:
+    for trial, params, tcfg in _sample(["stage.knn_blend.search=true", "stage.knn_blend.alpha_high=0.5"], n=4):
+        assert 0.0 <= trial.params[KNN_ALPHA] <= 0.5
+        assert tcfg.model.knn_blend.alpha == params[KNN_ALPHA]
+        assert "knn_alpha" not in tcfg.stage

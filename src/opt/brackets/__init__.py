@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 from opt.brackets.params import BracketParams
+from opt.brackets.prices import bracket_prices
 from opt.brackets.simulator import simulate_brackets
 from opt.brackets.trades import ExitReason, Trades
 
-__all__ = ["BracketParams", "ExitReason", "Trades", "simulate_brackets"]
+__all__ = ["BracketParams", "ExitReason", "Trades", "bracket_prices", "simulate_brackets"]

@@ -75,10 +75,24 @@ def to_grid(x: float, side: int, cfg: KernelConfig) -> float:
 
 
 @njit(cache=True)
-def _bracket(
+def limit_price(close_u: float, d: int, atr_i: float, cfg: KernelConfig) -> float:
+    """Limit entry of an order placed at a bar's close: ``close - d x entry_offset_atr x atr`` on the grid.
+
+    Rounded away from the market (long down, short up). The one definition the simulator and the live
+    policy (:func:`opt.brackets.prices.bracket_prices`) both use.
+    """
+    return to_grid(close_u - d * (cfg.entry_offset_atr * atr_i), d, cfg)
+
+
+@njit(cache=True)
+def bracket(
     ref: float, d: int, atr_i: float, level_i: float, cfg: KernelConfig
 ) -> tuple[float, float, float, float]:
-    """Stop, target, risk (points) and contracts for an entry at ``ref``; 0 contracts = not placed."""
+    """Stop, target, risk (points) and contracts for an entry at ``ref``; 0 contracts = not placed.
+
+    The one bracket-price definition: :func:`simulate_orders` calls it with the fill price (market) or
+    the limit price, :func:`order_prices` with the live policy's reference price.
+    """
     if cfg.level_stop:
         raw = level_i - d * cfg.buffer_points
     else:
@@ -241,10 +255,10 @@ def simulate_orders(open_: Arr, high: Arr, low: Arr, close: Arr, signal_bar: Arr
             continue
         d = direction[i]
         if cfg.limit_entry:
-            ref = to_grid(close[u] - d * (cfg.entry_offset_atr * atr[i]), d, cfg)  # long down, short up
+            ref = limit_price(close[u], d, atr[i], cfg)  # long down, short up
         else:
             ref = open_[f] + d * cfg.slip
-        stop, target, risk, qty = _bracket(ref, d, atr[i], level[i], cfg)
+        stop, target, risk, qty = bracket(ref, d, atr[i], level[i], cfg)
         if not qty >= 1.0:
             _not_filled(out, i, REJECTED)
             continue
@@ -290,3 +304,33 @@ def simulate_orders(open_: Arr, high: Arr, low: Arr, close: Arr, signal_bar: Arr
         out.r_multiple[i] = money / (risk * cfg.point_value * qty)
         if skip:
             held = _heap_push(heap, held, xb)
+
+
+@njit(cache=True)
+def order_prices(close: Arr, direction: Arr, atr: Arr, level: Arr, cfg: KernelConfig, out: Arr) -> None:
+    """Entry, stop, target, risk (points) and contracts of orders placed at the close of their signal bars.
+
+    Row ``i`` of ``out`` (float64 ``(n, 5)``) gets ``(entry, stop, target, risk, contracts)`` for the
+    order with signal-bar close ``close[i]``: a limit entry is :func:`limit_price`; a market entry is
+    referenced to that close (its fill, the next open, is unknown at the signal). NaN prices and 0
+    contracts where :func:`simulate_orders` would reject the order.
+    """
+    for i in range(close.shape[0]):
+        d = direction[i]
+        if cfg.limit_entry:
+            ref = limit_price(close[i], d, atr[i], cfg)
+        else:
+            ref = close[i]
+        stop, target, risk, qty = bracket(ref, d, atr[i], level[i], cfg)
+        if not qty >= 1.0:
+            out[i, 0] = np.nan
+            out[i, 1] = np.nan
+            out[i, 2] = np.nan
+            out[i, 3] = np.nan
+            out[i, 4] = 0.0
+        else:
+            out[i, 0] = ref
+            out[i, 1] = stop
+            out[i, 2] = target
+            out[i, 3] = risk
+            out[i, 4] = qty

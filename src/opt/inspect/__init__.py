@@ -20,7 +20,8 @@ from omegaconf import DictConfig
 
 from opt.inspect._mlflow import open_client, run_detail, store_uri
 from opt.inspect._render import check_format, print_detail, print_rows
-from opt.inspect._trials import open_study, pick_trial, select_rows, stage_of, trial_row
+from opt.inspect._trials import select_rows, stage_of, trial_row
+from opt.studies import is_journal, journal_path, open_study, pick_trial
 
 __all__ = ["list_command", "show_command", "ui_command", "ui_commands"]
 
@@ -60,12 +61,10 @@ def ui_commands(cfg: DictConfig) -> tuple[list[str], list[str]]:
     uri = store_uri(cfg)
     mlflow_ui = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
                  "--host", "127.0.0.1", "--port", str(int(cfg.inspect.port)), "--workers", str(int(cfg.inspect.workers))]
-    storage = cfg.search.storage
-    if storage is None or str(storage).startswith("journal:") or str(storage).endswith((".log", ".journal")):
-        path = str(storage).removeprefix("journal:") if storage else f"{cfg.paths.experiments}/optuna-journal.log"
-        dashboard = ["optuna-dashboard", "--storage-class", "JournalFileStorage", path]
+    if is_journal(cfg):
+        dashboard = ["optuna-dashboard", "--storage-class", "JournalFileStorage", str(journal_path(cfg))]
     else:
-        dashboard = ["optuna-dashboard", str(storage)]
+        dashboard = ["optuna-dashboard", str(cfg.search.storage)]
     return mlflow_ui, [*dashboard, "--host", "127.0.0.1", "--port", str(int(cfg.inspect.dashboard_port))]
 
 
@@ -81,6 +80,6 @@ def ui_command(cfg: DictConfig) -> int:
     if cfg.inspect.dry_run:
         return 0
     sys.stdout.flush()
-    env_off = {} if cfg.tracking.get("telemetry", False) else {"MLFLOW_DISABLE_TELEMETRY": "true"}
+    env_off = {} if cfg.tracking.telemetry else {"MLFLOW_DISABLE_TELEMETRY": "true"}
     return subprocess.run(mlflow_ui, env={**os.environ, **env_off}, check=False).returncode
 

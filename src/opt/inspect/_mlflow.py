@@ -33,7 +33,7 @@ def store_uri(cfg: DictConfig) -> str:
 
 def open_client(cfg: DictConfig) -> Any:
     """An :class:`mlflow.tracking.MlflowClient` on :func:`store_uri` (telemetry off unless enabled)."""
-    if not cfg.tracking.get("telemetry", False):
+    if not cfg.tracking.telemetry:
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow.tracking import MlflowClient
 
@@ -47,7 +47,7 @@ def _local(uri: str) -> str:
 
 
 def _artifacts(client: Any, run_id: str, path: str | None = None) -> list[str]:
-    out = []
+    out: list[str] = []
     for item in client.list_artifacts(run_id, path):
         out.extend(_artifacts(client, run_id, item.path) if item.is_dir else [item.path])
     return out

@@ -171,6 +171,15 @@ class CNNClassifier:
         """Build from the ``model`` config group; see :meth:`CNNParams.from_config`."""
         return cls(CNNParams.from_config(cfg), seed=seed)
 
+    @classmethod
+    def from_params(cls, *, seed: int, **hyperparameters: Any) -> CNNClassifier:
+        """The ``_target_`` of ``conf/model``: build from keyword hyperparameters (:meth:`CNNParams.from_config`).
+
+        Raises:
+            ConfigError: a hyperparameter missing or out of range.
+        """
+        return cls(CNNParams.from_config(hyperparameters), seed=seed)
+
     def _windows(self, data: ModelData) -> np.ndarray:
         if data.ohlcv is None:
             raise ValueError("CNNClassifier needs ModelData.ohlcv (the market bars) to build its windows")

@@ -1,17 +1,17 @@
 """Fitting a classifier on events: the model input, the inner validation split, the fit itself.
 
-Shared by stage 1 (one chronological split), stage 2 (walk-forward folds) and ``promote``.
+Shared by stage 1 (one chronological split), the walk-forward backtest (:mod:`opt.backtest`) and
+``promote``. The model, and its kNN blend, come from the ``model`` config group alone
+(:func:`opt.models.make_model`).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
 
 from opt.dataset import EventDataset, MarketContext
-from opt.models import Classifier, KNNBlend, ModelData, make_model
+from opt.models import Classifier, ModelData, ReportFn, make_model
 
 __all__ = ["inner_validation", "model_input", "fit_model"]
 
@@ -42,18 +42,27 @@ def model_input(ds: EventDataset, ctx: MarketContext, idx: np.ndarray) -> ModelD
 
 
 def fit_model(cfg: DictConfig, ds: EventDataset, ctx: MarketContext, train: np.ndarray, *,
-              report: Any = None) -> Classifier:
-    """Fit the configured model (optionally kNN-blended) on events ``train`` with an inner validation."""
+              report: ReportFn | None = None) -> Classifier:
+    """Fit the ``model`` config group's classifier on events ``train``, early-stopping on an inner split.
+
+    Args:
+        cfg: the trial or promoted config (``model`` group, ``search.seed``).
+        ds: the event dataset.
+        ctx: the market context the events come from.
+        train: int64 positions in ``ds`` of the training events, chronological.
+        report: ``report(step, value)`` for intermediate validation values (pruning), or None.
+
+    Returns:
+        The fitted classifier (a :class:`opt.models.KNNBlend` when ``model.knn_blend.alpha > 0``).
+
+    Raises:
+        ConfigError: a bad ``model`` config.
+    """
     bar = ds.events["bar"].to_numpy(np.int64)
     label_end = ds.events["label_end_bar"].to_numpy(np.int64)
     fit, valid = inner_validation(train, bar, label_end)
     y = ds.y
-    model: Classifier = make_model(cfg.model, seed=int(cfg.search.seed))
-    alpha = float(cfg.stage.get("knn_alpha", 0.0) or 0.0) if cfg.get("stage") is not None else 0.0
-    if alpha > 0:
-        model = KNNBlend(model, alpha=alpha, k=int(cfg.stage.knn_blend.k))
+    model = make_model(cfg.model, seed=int(cfg.search.seed))
     model.fit(model_input(ds, ctx, fit), y[fit], valid=model_input(ds, ctx, valid), y_valid=y[valid],
               report=report)
     return model
-
-

@@ -135,6 +135,15 @@ class XGBoostClassifier:
         """Build from the ``model`` config group; see :meth:`XGBParams.from_config`."""
         return cls(XGBParams.from_config(cfg), seed=seed)
 
+    @classmethod
+    def from_params(cls, *, seed: int, **hyperparameters: Any) -> XGBoostClassifier:
+        """The ``_target_`` of ``conf/model``: build from keyword hyperparameters (:meth:`XGBParams.from_config`).
+
+        Raises:
+            ConfigError: a hyperparameter missing or out of range.
+        """
+        return cls(XGBParams.from_config(hyperparameters), seed=seed)
+
     def _booster_params(self) -> dict[str, Any]:
         p = self.params
         return {
@@ -227,4 +236,4 @@ class XGBoostClassifier:
         if self.booster is None:
             raise RuntimeError("XGBoostClassifier.gain_importance called before fit()")
         score = self.booster.get_score(importance_type="gain")
-        return {name: float(score.get(f"f{i}", 0.0)) for i, name in enumerate(self.feature_names)}
+        return {name: float(np.sum(score.get(f"f{i}", 0.0))) for i, name in enumerate(self.feature_names)}

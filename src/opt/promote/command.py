@@ -33,15 +33,18 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from opt.backtest.report import plot_equity
 from opt.promote import study as st
 from opt.promote.gates import Gate, check_gates, describe_failures
 from opt.promote.guards import dsr, pbo, trial_daily_pnl
 from opt.promote.policy import SignalPolicy
 from opt.promote.retrain import Retrained, retrain, walk_forward_days
 from opt.promote.sensitivity import bracket_sensitivity, plateau_score
-from opt.search.stage2_eval import plot_equity
+from opt.schema import RunTag, TrialAttr
+from opt.studies import ranked_trials
 from opt.tracking import Tracker
 from opt.tracking.artifacts import write_config
+from opt.tracking.lineage import git_commit
 
 __all__ = ["GATES_FAILED_EXIT_CODE", "promote_command", "model_name"]
 
@@ -52,6 +55,13 @@ GATES_FAILED_EXIT_CODE = 3
 
 #: config sections the registered policy needs at prediction time (plus ``data.tz``)
 POLICY_SECTIONS = ("levels", "events", "outcome", "features", "bracket", "instrument")
+
+
+def _mapping(node: Any) -> dict[str, Any]:
+    """A config node as a plain, resolved dict."""
+    out = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(out, dict)
+    return {str(k): v for k, v in out.items()}
 
 
 def model_name(cfg: DictConfig) -> str:
@@ -68,13 +78,13 @@ def _guards(cfg: DictConfig, r: Retrained, studies: st.Studies, trial: Any, clie
     n_trials = st.n_trials_run(studies, count_stage1=bool(pc.dsr.count_stage1))
     sharpes = st.stage2_sharpes(studies.stage2)
     columns: dict[str, np.ndarray] = {}
-    for t in st.ranked_trials(studies.stage2)[: int(pc.pbo.top_k)]:
-        trades = st.trial_trades(client, t.user_attrs["mlflow_run_id"])
+    for t in ranked_trials(studies.stage2)[: int(pc.pbo.top_k)]:
+        trades = st.trial_trades(client, t.user_attrs[TrialAttr.MLFLOW_RUN_ID])
         if trades is not None:
             columns[f"trial_{t.number}"] = trial_daily_pnl(trades, day_of_bar, days)
     selected = columns.get(f"trial_{trial.number}")
     if selected is None:
-        trades = st.trial_trades(client, trial.user_attrs["mlflow_run_id"])
+        trades = st.trial_trades(client, trial.user_attrs[TrialAttr.MLFLOW_RUN_ID])
         selected = trial_daily_pnl(trades, day_of_bar, days) if trades is not None else np.zeros(0)
     wf = dsr(selected, n_trials=n_trials, trial_sharpes=sharpes)
     test_daily = trial_daily_pnl(r.result.trades, day_of_bar, r.test_days)
@@ -92,10 +102,8 @@ def _guards(cfg: DictConfig, r: Retrained, studies: st.Studies, trial: Any, clie
 
 
 def _lineage(cfg: DictConfig, r: Retrained, studies: st.Studies, trial: Any, client: Any) -> dict[str, str]:
-    from opt.search.runner import git_commit
-
-    run2 = str(trial.user_attrs["mlflow_run_id"])
-    run1 = client.get_run(run2).data.tags.get("opt.stage1_run")
+    run2 = str(trial.user_attrs[TrialAttr.MLFLOW_RUN_ID])
+    run1 = client.get_run(run2).data.tags.get(RunTag.STAGE1_RUN)
     stage1_trial = st.stage1_trial_of(studies, run1)
     return {
         "opt.study": str(cfg.search.study_name), "opt.stage2_study": studies.stage2.study_name,
@@ -146,7 +154,7 @@ def promote_command(cfg: DictConfig) -> int:
     studies = st.load_studies(cfg)
     trial = st.select_trial(studies.stage2, pc.trial)
     tracker = Tracker(cfg)
-    run2 = str(trial.user_attrs["mlflow_run_id"])
+    run2 = str(trial.user_attrs[TrialAttr.MLFLOW_RUN_ID])
     pcfg = st.trial_config(cfg, tracker.client, run2)
     r = retrain(pcfg, expected_fingerprint=st.data_fingerprint_of(tracker.client, run2))
     metrics: dict[str, float] = {k: float(v) for k, v in r.result.metrics.items()}
@@ -156,7 +164,7 @@ def promote_command(cfg: DictConfig) -> int:
     sensitivity = bracket_sensitivity(pcfg, r.ds, r.ctx, r.result.proba, r.test, r.test_start, trial.distributions,
                                       float_step=float(pc.sensitivity.float_step))
     metrics.update(plateau_score(sensitivity, metrics["net_pnl"], keep_share=float(pc.sensitivity.keep_share)))
-    gates = check_gates(OmegaConf.to_container(pc.gates, resolve=True), metrics)
+    gates = check_gates(_mapping(pc.gates), metrics)
     failed = [g.name for g in gates if not g.passed]
     lineage = _lineage(pcfg, r, studies, trial, tracker.client)
     name, forced = model_name(cfg), bool(pc.force) and bool(failed)
@@ -164,7 +172,7 @@ def promote_command(cfg: DictConfig) -> int:
                                tags={"opt.role": "promote", **lineage})
     status = "FAILED"
     try:
-        tracker.log(run_id, params={**trial.user_attrs.get("config_params", {}),
+        tracker.log(run_id, params={**trial.user_attrs.get(TrialAttr.CONFIG_PARAMS, {}),
                                     **{f"promote.gates.{g.name}": g.threshold for g in gates}},
                     metrics={k: v for k, v in metrics.items() if math.isfinite(v)},
                     tags={"opt.failed_gates": ",".join(failed), "opt.forced": str(forced).lower(),
@@ -179,9 +187,8 @@ def promote_command(cfg: DictConfig) -> int:
                   f"(promote.force=true registers anyway); MLflow run {run_id}", file=sys.stderr)
             status = "FINISHED"
             return GATES_FAILED_EXIT_CODE
-        policy = SignalPolicy(cfg={**OmegaConf.to_container(OmegaConf.masked_copy(pcfg, list(POLICY_SECTIONS)),
-                                                            resolve=True), "data": {"tz": pcfg.data.tz}},
-                              model=r.model)
+        policy = SignalPolicy(cfg={**_mapping(OmegaConf.masked_copy(pcfg, list(POLICY_SECTIONS))),
+                                   "data": {"tz": pcfg.data.tz}}, model=r.model)
         version = _register(policy, run_id, name, str(pc.alias), lineage, forced, failed, gates)
         tracker.log(run_id, tags={"opt.registered_model": name, "opt.model_version": version})
         if forced:

@@ -25,11 +25,12 @@ import numpy as np
 import pandas as pd
 
 from opt.metrics import daily_pnl, deflated_sharpe_ratio, pbo_cscv
+from opt.schema import TRADING_DAYS_PER_YEAR
 
 __all__ = ["PERIODS_PER_YEAR", "per_day_sharpe", "trial_daily_pnl", "dsr", "cscv_splits", "pbo"]
 
-PERIODS_PER_YEAR = 252
-"""Trading days per year in the annualized ``sharpe`` metric."""
+PERIODS_PER_YEAR = TRADING_DAYS_PER_YEAR
+"""Trading days per year in the annualized ``sharpe`` metric (:data:`opt.schema.TRADING_DAYS_PER_YEAR`)."""
 
 
 def per_day_sharpe(annualized: np.ndarray) -> np.ndarray:

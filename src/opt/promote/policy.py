@@ -5,17 +5,18 @@ features, the trained classifier and the OCO bracket) and turns a frame of bars 
 signal, using those bars only: the market context and the events are built from them
 (:func:`opt.dataset.build_context`, :func:`opt.dataset.build_event_dataset` with
 ``keep_unlabelled=True``, so a touch on the last bar still gives a signal), the classifier scores
-every touch, and :func:`opt.search.stage2_eval.calls_to_orders` keeps the confident BREAK/BOUNCE
+every touch, and :func:`opt.backtest.calls_to_orders` keeps the confident BREAK/BOUNCE
 calls (DESIGN §8). Everything is causal, so the signals up to bar t do not change when later bars are
 added or removed.
 
-Prices follow the bracket simulator's rules (:mod:`opt.brackets.simulator`) with the signal bar's close
-as the reference: a limit entry is ``close - d x entry_offset_atr x ATR`` rounded to the tick grid away
-from the market (exactly the simulator's limit); a market entry fills at the next bar's open, unknown
-at the signal, so ``entry`` is the signal close and the live executor should keep the distances
-(``risk_points``, ``tp_r``) from its actual fill, as the simulator does. The stop is ``stop_atr x ATR``
-(of ``atr_timeframe``-minute bars) from the entry, or ``stop_buffer_ticks`` beyond the level, and the
-take-profit ``tp_r`` x risk, both rounded away from the entry.
+Prices are the bracket simulator's own (:func:`opt.backtest.order_prices`, which runs the kernel
+functions :func:`opt.brackets.simulate_brackets` runs) with the signal bar's close as the reference:
+a limit entry is ``close - d x entry_offset_atr x ATR`` rounded to the tick grid away from the
+market; a market entry fills at the next bar's open, unknown at the signal, so ``entry`` is the signal
+close and the live executor should keep the distances (``risk_points``, ``tp_r``) from its actual fill,
+as the simulator does. The stop is ``stop_atr x ATR`` (of ``atr_timeframe``-minute bars) from the
+entry, or ``stop_buffer_ticks`` beyond the level, and the take-profit ``tp_r`` x risk, both rounded
+away from the entry.
 
 Every confident call is a signal: ``bracket.max_positions`` (the simulator's limit on open positions)
 is left to the executor, which knows its open positions. ``expiry`` counts minutes, not bars, so
@@ -30,65 +31,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from opt.backtest.signals import calls_to_orders, order_prices
 from opt.brackets import BracketParams
-from opt.brackets.simulator import tick_fraction
 from opt.data import validate_bars
 from opt.dataset import build_context, build_event_dataset
 from opt.indicators import timeframe_atr
-from opt.models import CLASS_NAMES, Classifier
-from opt.search.stage2_eval import calls_to_orders, model_input
+from opt.models import Classifier
+from opt.models.fitting import model_input
+from opt.schema import CLASS_NAMES
 
-__all__ = ["SIGNAL_COLUMNS", "SignalPolicy", "order_prices", "to_grid"]
+__all__ = ["SIGNAL_COLUMNS", "SignalPolicy", "order_prices"]
 
 #: columns of :meth:`SignalPolicy.signals`, in order
 SIGNAL_COLUMNS = ("timestamp", "bar", "level_type", "level_name", "level_price", "side", "direction", "call",
                   "probability", "entry_type", "entry", "stop", "take_profit", "risk_points", "expiry",
                   "max_hold_bars")
-TICK_EPS = 1e-6  # ticks of tolerance when snapping to the grid (as the simulator)
-
-
-def to_grid(x: np.ndarray, side: np.ndarray, tick_size: float) -> np.ndarray:
-    """Round prices to the tick grid: down where ``side`` is +1, up where it is -1 (points).
-
-    The tick is written as ``num / den`` (:func:`opt.brackets.simulator.tick_fraction`) so grid prices
-    equal the decimals a CSV parser gives, as in the simulator.
-    """
-    num, den = tick_fraction(float(tick_size))
-    side = np.asarray(side, dtype=np.float64)
-    return side * np.floor(side * np.asarray(x, dtype=np.float64) * (den / num) + TICK_EPS) * num / den
-
-
-def order_prices(close: np.ndarray, direction: np.ndarray, atr: np.ndarray, level: np.ndarray,
-                 bp: BracketParams) -> dict[str, np.ndarray]:
-    """Entry, stop, take-profit and risk (points) of orders placed at the close of their signal bars.
-
-    Args:
-        close: float64 ``(k,)`` close of each signal bar, points.
-        direction: ``(k,)`` +1 long / -1 short.
-        atr: float64 ``(k,)`` ATR of ``bp.atr_timeframe``-minute bars known at the signal, points.
-        level: float64 ``(k,)`` level price, points (read when ``stop_mode="level"``).
-        bp: the bracket and instrument parameters.
-
-    Returns:
-        ``entry``, ``stop``, ``take_profit``, ``risk_points`` float64 ``(k,)``; NaN where the
-        simulator would reject the order (risk not > 0, ATR not finite).
-    """
-    d = np.asarray(direction, dtype=np.float64)
-    close, atr, level = (np.asarray(a, dtype=np.float64) for a in (close, atr, level))
-    if bp.entry_mode == "limit":
-        entry = to_grid(close - d * (bp.entry_offset_atr * atr), d, bp.tick_size)
-    else:
-        entry = close.copy()
-    raw = level - d * (bp.stop_buffer_ticks * bp.tick_size) if bp.stop_mode == "level" else entry - d * (
-        bp.stop_atr * atr)
-    with np.errstate(invalid="ignore"):
-        stop = to_grid(raw, d, bp.tick_size)
-        risk = d * (entry - stop)
-        ok = np.isfinite(entry) & np.isfinite(stop) & (risk > 0)
-        target = to_grid(entry + d * (bp.tp_r * risk), -d, bp.tick_size)
-    nan = np.full_like(entry, np.nan)
-    return {"entry": np.where(ok, entry, nan), "stop": np.where(ok, stop, nan),
-            "take_profit": np.where(ok, target, nan), "risk_points": np.where(ok, risk, nan)}
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.models import ModelSignature
+from mlflow.pyfunc import PythonModel
 from mlflow.types import ColSpec, Schema
 from mlflow.types.schema import AnyType
 
@@ -32,7 +33,7 @@ _OUTPUT_TYPES = {"timestamp": "datetime", "bar": "long", "level_price": "double"
                  "risk_points": "double", "expiry": "datetime", "max_hold_bars": "long"}
 
 
-class SignalModel(mlflow.pyfunc.PythonModel):
+class SignalModel(PythonModel):
     """pyfunc wrapper: ``predict(context, bars) -> signals`` (see :meth:`SignalPolicy.signals`)."""
 
     def __init__(self, policy: SignalPolicy) -> None:

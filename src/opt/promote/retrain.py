@@ -9,9 +9,9 @@ Learning*, 2018, ch. 7):
 - train: events whose label window ends before the test part (``label_end_bar < h``);
 - test: events with ``bar >= h + e`` (their label windows end inside the data).
 
-The model is fitted with :func:`opt.search.stage2_eval.fit_model` (the stage-2 fit, inner validation
+The model is fitted with :func:`opt.models.fitting.fit_model` (the stage-2 fit, inner validation
 for early stopping) and the test part is scored, traded and measured with
-:func:`opt.search.stage2_eval.evaluate_span`, trades allowed until the last bar.
+:func:`opt.backtest.evaluate_span`, trades allowed until the last bar.
 """
 
 from __future__ import annotations
@@ -22,18 +22,20 @@ from dataclasses import dataclass
 import numpy as np
 from omegaconf import DictConfig
 
+from opt.backtest import SpanResult, atr_on, evaluate_span
+from opt.backtest.evaluate import MIN_FOLD_TRAIN_EVENTS
 from opt.data import data_fingerprint, load_bars_from_config
 from opt.dataset import EventDataset, MarketContext, build_context, build_event_dataset
 from opt.errors import StageError
 from opt.evaluation import holdout_split, walk_forward_folds
 from opt.models import Classifier
-from opt.search.stage2_eval import SpanResult, atr_on, evaluate_span, fit_model
+from opt.models.fitting import fit_model
 
 __all__ = ["MIN_TRAIN_EVENTS", "Retrained", "retrain", "walk_forward_days"]
 
 log = logging.getLogger(__name__)
 
-MIN_TRAIN_EVENTS = 50
+MIN_TRAIN_EVENTS = MIN_FOLD_TRAIN_EVENTS
 """Fewest training events (the stage-2 walk-forward skips folds with fewer)."""
 
 

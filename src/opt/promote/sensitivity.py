@@ -24,7 +24,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from opt.search.stage2_eval import atr_on, evaluate_span
+from opt.backtest import atr_on, evaluate_span
 
 __all__ = ["neighbours", "bracket_sensitivity", "plateau_score"]
 
@@ -64,7 +64,13 @@ class _FixedProba:
     def __init__(self, proba: np.ndarray) -> None:
         self.proba = proba
 
+    def fit(self, train: Any, y: np.ndarray, *, valid: Any = None, y_valid: np.ndarray | None = None,
+            report: Any = None) -> _FixedProba:
+        """Nothing to fit: the probabilities are fixed."""
+        return self
+
     def predict_proba(self, data: Any) -> np.ndarray:
+        """The fixed probabilities."""
         return self.proba
 
 
@@ -86,7 +92,9 @@ def bracket_sensitivity(cfg: DictConfig, ds: Any, ctx: Any, proba: np.ndarray, t
         One row per neighbour: ``param``, ``value`` (the trial's), ``side`` (-1/+1), ``neighbour``,
         ``net_pnl``, ``n_trades``, ``sharpe``.
     """
-    model, cache, rows = _FixedProba(proba), {}, []
+    model = _FixedProba(proba)
+    cache: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
     for name, dist in distributions.items():
         if not name.startswith("bracket."):
             continue

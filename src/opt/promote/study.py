@@ -22,11 +22,11 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from opt.errors import ConfigError, StageError
-from opt.search.results import best_record
-from opt.search.storage import describe_storage, make_storage, study_name_for
+from opt.schema import RunTag, TrialAttr
+from opt.studies import FINISHED_STATES, load_study, open_study, pick_trial
 
 __all__ = ["TRIAL_SECTIONS", "Studies", "load_studies", "select_trial", "trial_config", "config_hash",
-           "ranked_trials", "trial_trades", "n_trials_run", "stage2_sharpes", "stage1_trial_of",
+           "trial_trades", "n_trials_run", "stage2_sharpes", "stage1_trial_of",
            "data_fingerprint_of"]
 
 log = logging.getLogger(__name__)
@@ -43,46 +43,22 @@ class Studies:
     stage1: optuna.Study | None
 
 
-def _load(cfg: DictConfig, stage: int) -> optuna.Study | None:
-    try:
-        return optuna.load_study(study_name=study_name_for(cfg, stage), storage=make_storage(cfg))
-    except KeyError:
-        return None
-
-
 def load_studies(cfg: DictConfig) -> Studies:
     """Open ``<study>-stage2`` (and ``<study>-stage1``) in ``search.storage``.
 
     Raises:
         StageError: no stage-2 study; the message says which command makes it.
     """
-    stage2 = _load(cfg, 2)
-    if stage2 is None:
-        raise StageError(f"no study '{study_name_for(cfg, 2)}' in {describe_storage(cfg)}: run stage 2 first "
-                         f"(python -m opt run +stage=2 search.study_name={cfg.search.study_name} ...)")
-    return Studies(stage2=stage2, stage1=_load(cfg, 1))
+    return Studies(stage2=open_study(cfg, 2), stage1=load_study(cfg, 1))
 
 
 def select_trial(study: optuna.Study, number: int | None) -> FrozenTrial:
     """The trial to promote: ``number``, or the best complete trial (Pareto front: best first objective).
 
     Raises:
-        StageError: no complete trial, or ``number`` is not a complete trial of the study.
+        StageError: no complete trial, or ``number`` is not a complete trial with an MLflow run.
     """
-    if number is None:
-        record = best_record(study)
-        if record is None:
-            raise StageError(f"study '{study.study_name}' has no complete trial to promote")
-        number = int(record["trial"])
-    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-    trial = trials.get(int(number))
-    if trial is None or trial.state != TrialState.COMPLETE:
-        state = "does not exist" if trial is None else f"is {trial.state.name}"
-        raise StageError(f"promote.trial={number}: trial {number} of '{study.study_name}' {state}; "
-                         "promote a COMPLETE trial (python -m opt list shows them)")
-    if not trial.user_attrs.get("mlflow_run_id"):
-        raise StageError(f"trial {number} of '{study.study_name}' has no MLflow run (user attr mlflow_run_id)")
-    return trial
+    return pick_trial(study, number, complete=True)
 
 
 def trial_config(cfg: DictConfig, client: Any, run_id: str) -> DictConfig:
@@ -106,9 +82,10 @@ def trial_config(cfg: DictConfig, client: Any, run_id: str) -> DictConfig:
     out = cfg.copy()
     OmegaConf.set_struct(out, False)
     for section in TRIAL_SECTIONS:
-        if section in trial:
-            out[section] = trial[section]
-    out.search.seed = trial.search.seed
+        node = OmegaConf.select(trial, section)
+        if node is not None:
+            out[section] = node
+    out.search.seed = OmegaConf.select(trial, "search.seed")
     return out
 
 
@@ -118,13 +95,6 @@ def config_hash(cfg: DictConfig) -> str:
     node["seed"] = int(cfg.search.seed)
     text = OmegaConf.to_yaml(OmegaConf.create(node), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """Complete trials, best first (the first objective in its direction)."""
-    sign = 1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1.0
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return sorted(complete, key=lambda t: -sign * float(t.values[0]))
 
 
 def trial_trades(client: Any, run_id: str) -> pd.DataFrame | None:
@@ -139,16 +109,15 @@ def trial_trades(client: Any, run_id: str) -> pd.DataFrame | None:
 
 def n_trials_run(studies: Studies, *, count_stage1: bool) -> int:
     """Configurations tried: finished (complete or pruned) stage-2 trials, plus stage 1's when asked."""
-    states = (TrialState.COMPLETE, TrialState.PRUNED)
-    n = len(studies.stage2.get_trials(deepcopy=False, states=states))
+    n = len(studies.stage2.get_trials(deepcopy=False, states=FINISHED_STATES))
     if count_stage1 and studies.stage1 is not None:
-        n += len(studies.stage1.get_trials(deepcopy=False, states=states))
+        n += len(studies.stage1.get_trials(deepcopy=False, states=FINISHED_STATES))
     return n
 
 
 def stage2_sharpes(study: optuna.Study) -> np.ndarray:
     """Annualized walk-forward ``sharpe`` of every complete stage-2 trial (user attr ``metrics``)."""
-    values = [t.user_attrs.get("metrics", {}).get("sharpe")
+    values = [t.user_attrs.get(TrialAttr.METRICS, {}).get("sharpe")
               for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
     return np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
 
@@ -158,7 +127,7 @@ def stage1_trial_of(studies: Studies, run_id: str | None) -> int | None:
     if studies.stage1 is None or not run_id:
         return None
     for t in studies.stage1.get_trials(deepcopy=False):
-        if t.user_attrs.get("mlflow_run_id") == run_id:
+        if t.user_attrs.get(TrialAttr.MLFLOW_RUN_ID) == run_id:
             return t.number
     return None
 
@@ -166,7 +135,7 @@ def stage1_trial_of(studies: Studies, run_id: str | None) -> int | None:
 def data_fingerprint_of(client: Any, run_id: str) -> str | None:
     """``opt.data_fingerprint`` of the parent run of trial run ``run_id`` (the data the study searched)."""
     run = client.get_run(run_id)
-    parent = run.data.tags.get("mlflow.parentRunId")
+    parent = run.data.tags.get(RunTag.PARENT_RUN_ID)
     if not parent:
         return None
-    return client.get_run(parent).data.tags.get("opt.data_fingerprint")
+    return client.get_run(parent).data.tags.get(RunTag.DATA_FINGERPRINT)

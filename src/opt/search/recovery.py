@@ -27,15 +27,14 @@ from dataclasses import dataclass, field
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from opt.schema import RunTag, TrialAttr
 from opt.tracking import Tracker
 
-__all__ = ["WORKER_ATTR", "WORKER_START_ATTR", "identity", "process_start", "is_dead", "reap_dead_trials",
+__all__ = ["identity", "process_start", "is_dead", "reap_dead_trials",
            "close_orphan_runs", "Recovery"]
 
 log = logging.getLogger(__name__)
 
-WORKER_ATTR = "worker"
-WORKER_START_ATTR = "worker_start"
 
 
 def process_start(pid: int) -> str | None:
@@ -73,44 +72,51 @@ def is_dead(worker: str | None, start: str | None = None) -> bool:
     return start is not None and now is not None and now != start
 
 
-def _fail(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool:
-    storage = study._storage
+def _fail(study: optuna.Study, storage: optuna.storages.BaseStorage, trial: FrozenTrial, reason: str) -> bool:
+    """Record ``reason`` and mark ``trial`` FAIL (public storage and ask-and-tell API); False if it finished."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    tid = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
     try:
-        storage.set_trial_user_attr(trial._trial_id, "error", reason)
-        return bool(storage.set_trial_state_values(trial._trial_id, TrialState.FAIL))
+        storage.set_trial_user_attr(tid, TrialAttr.ERROR, reason)
     except optuna.exceptions.UpdateFinishedTrialError:  # another process got there first
         return False
+    frozen = study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
+    return frozen.user_attrs.get(TrialAttr.ERROR) == reason
 
 
-def reap_dead_trials(study: optuna.Study, *, grace_s: float) -> list[int]:
+def reap_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage, *, grace_s: float) -> list[int]:
     """Mark FAIL the RUNNING trials whose worker process (of this host) is gone; return their numbers.
 
     Args:
         study: the study to clean.
+        storage: its storage.
         grace_s: seconds after which a RUNNING trial that never recorded its worker counts as dead.
     """
     me, _ = identity()
     now = datetime.datetime.now()
     reaped = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = trial.user_attrs.get(WORKER_ATTR)
+        worker = trial.user_attrs.get(TrialAttr.WORKER)
         if worker is None:
             age = (now - trial.datetime_start).total_seconds() if trial.datetime_start else 0.0
             if age < grace_s:
                 continue
             reason = f"its process died before it started (no worker recorded after {age:.0f} s)"
-        elif is_dead(worker, trial.user_attrs.get(WORKER_START_ATTR)):
+        elif is_dead(worker, trial.user_attrs.get(TrialAttr.WORKER_START)):
             reason = f"worker {worker} died while running it (process gone; reaped by {me})"
         else:
             continue
-        if _fail(study, trial, reason):
+        if _fail(study, storage, trial, reason):
             log.warning("trial %d marked FAIL: %s", trial.number, reason)
             reaped.append(trial.number)
     return reaped
 
 
-def fail_stale_trials(study: optuna.Study) -> None:
+def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage) -> None:
     """Optuna's heartbeat check (RDB storages with ``search.heartbeat_interval``): stale trials -> FAIL."""
+    get_interval = getattr(storage, "get_heartbeat_interval", None)
+    if not (callable(get_interval) and get_interval()):
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
@@ -123,24 +129,24 @@ def close_orphan_runs(study: optuna.Study, tracker: Tracker, stage: int) -> int:
     number when the process died before recording it). Parent runs: their invocation (tag
     ``opt.host``) was a process of this host that is gone.
     """
-    running = tracker.running_runs({"opt.stage": str(stage)})
+    running = tracker.running_runs({RunTag.STAGE: str(stage)})
     if not running:
         return 0
     failed = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
     closed = 0
     for run in running:
         tags, run_id = run.data.tags, run.info.run_id
-        if tags.get("opt.role") == "trial":
-            number = tags.get("opt.trial_number", "")
+        if tags.get(RunTag.ROLE) == "trial":
+            number = tags.get(RunTag.TRIAL_NUMBER, "")
             trial = failed.get(int(number)) if number.isdigit() else None
-            if trial is None or trial.user_attrs.get("mlflow_run_id", run_id) != run_id:
+            if trial is None or trial.user_attrs.get(TrialAttr.MLFLOW_RUN_ID, run_id) != run_id:
                 continue
-            error = str(trial.user_attrs.get("error", "the trial's process stopped before closing its run"))
-            tracker.log(run_id, tags={"opt.trial_state": "FAIL", "opt.error": error[:5000]})
-        elif tags.get("opt.role") == "parent" and tags.get("opt.optuna_study") == study.study_name:
-            if not is_dead(tags.get("opt.host"), tags.get("opt.host_start")):
+            error = str(trial.user_attrs.get(TrialAttr.ERROR, "the trial's process stopped before closing its run"))
+            tracker.log(run_id, tags={RunTag.TRIAL_STATE: "FAIL", RunTag.ERROR: error[:5000]})
+        elif tags.get(RunTag.ROLE) == "parent" and tags.get(RunTag.OPTUNA_STUDY) == study.study_name:
+            if not is_dead(tags.get(RunTag.HOST), tags.get(RunTag.HOST_START)):
                 continue
-            tracker.log(run_id, tags={"opt.error": f"invocation {tags.get('opt.host')} died"})
+            tracker.log(run_id, tags={RunTag.ERROR: f"invocation {tags.get(RunTag.HOST)} died"})
         else:
             continue
         tracker.end_run(run_id, "KILLED")
@@ -155,12 +161,14 @@ class Recovery:
 
     Args:
         study: the study.
+        storage: its storage.
         tracker: the MLflow store of the study's runs.
         stage: the stage (runs are matched by tag ``opt.stage``).
         grace_s: ``search.grace_period`` (see :func:`reap_dead_trials`).
     """
 
     study: optuna.Study
+    storage: optuna.storages.BaseStorage
     tracker: Tracker
     stage: int
     grace_s: float
@@ -168,8 +176,8 @@ class Recovery:
 
     def __call__(self) -> None:
         """Reap, run the heartbeat check, and close orphan runs when new FAIL trials appeared."""
-        reap_dead_trials(self.study, grace_s=self.grace_s)
-        fail_stale_trials(self.study)
+        reap_dead_trials(self.study, self.storage, grace_s=self.grace_s)
+        fail_stale_trials(self.study, self.storage)
         failed = {t.number for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
         if self._failed_seen is None or failed - self._failed_seen:
             close_orphan_runs(self.study, self.tracker, self.stage)

@@ -1,5 +1,8 @@
 """``python -m opt run +stage=N``: create or resume the stage's Optuna study and run it to its target.
 
+The stage is looked up by id (:func:`opt.stages.get_stage`) and planned (hand-off from the previous
+stage, objectives, directions); the sampler and the pruner are built from their config groups
+(``search.sampler``, ``search.pruner``: ``_target_`` entries, :func:`hydra.utils.instantiate`).
 ``search.n_trials`` is the study's target of finished (complete or pruned) trials, exactly: rerunning
 the same command resumes the study and runs only what is missing, and several workers or hosts stop
 together at the target (:mod:`opt.search.loop`). One MLflow parent run per invocation, one nested
@@ -11,31 +14,23 @@ child run per trial (:mod:`opt.search.trial`). ``search.workers=K`` runs K worke
 from __future__ import annotations
 
 import logging
-import subprocess
+import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 from omegaconf import DictConfig
+from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from opt.errors import ConfigError
-from opt.search.loop import (
-    FINISHED_STATES,
-    ConsecutiveFailures,
-    Progress,
-    counts,
-    quiet_optuna_failures,
-    run_trials,
-)
-from opt.search.market import prepare_market
+from opt.schema import RunTag, TrialAttr
+from opt.search.loop import ConsecutiveFailures, Progress, counts, run_trials
 from opt.search.recovery import Recovery, identity
-from opt.search.results import best_record, summarize, write_best
 from opt.search.signals import GracefulStop
-from opt.search.space import validate_space
-from opt.search.storage import describe_storage, make_storage, study_name_for
-from opt.search.trial import StageFn, StudyContext, make_objective
+from opt.search.summary import summarize
+from opt.search.trial import StudyContext
 from opt.search.workers import (
     WorkerError,
     die_with_launcher,
@@ -44,11 +39,14 @@ from opt.search.workers import (
     run_workers,
     worker_count,
 )
+from opt.stages import PreparedMarket, Stage, StagePlan, get_stage, prepare_market
+from opt.studies import best_record, describe_storage, make_storage, study_name_for, write_best
 from opt.tracking import Tracker
 from opt.tracking.artifacts import write_config
+from opt.tracking.lineage import git_commit
 from opt.tracking.plots import log_study_plots
 
-__all__ = ["run_command", "run_study", "finished_count", "FINISHED_STATES"]
+__all__ = ["run_command", "run_study", "finished_count", "stage_of", "make_sampler", "make_pruner"]
 
 log = logging.getLogger(__name__)
 
@@ -69,95 +67,82 @@ def stage_of(cfg: DictConfig) -> int:
     return int(cfg.stage.id)
 
 
-def git_commit() -> str:
-    """The git commit of the opt source tree, or 'unknown'."""
+def _build(key: str, node: DictConfig, **kwargs: Any) -> Any:
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5, check=True)
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return instantiate(node, **kwargs)
+    except InstantiationException as exc:
+        raise ConfigError(f"{key} could not be built from its _target_: {exc}") from None
 
 
-def _sampler(cfg: DictConfig, stage: int, *, multi: bool = False) -> optuna.samplers.BaseSampler:
-    seed = int(cfg.search.seed) + int(cfg.search.get("worker_index", 0) or 0)
-    name = "nsga2" if multi else str(cfg.search.sampler)
-    if name == "tpe":
-        multivariate = bool(cfg.stage.get("multivariate", False))
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=int(cfg.search.n_startup_trials),
-                                          multivariate=multivariate)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    raise ConfigError(f"search.sampler={name!r} is not one of: tpe, random, nsga2")
+def make_sampler(cfg: DictConfig) -> optuna.samplers.BaseSampler:
+    """The sampler of ``search.sampler`` (a ``_target_`` entry), seeded ``search.seed + search.worker_index``.
+
+    Raises:
+        ConfigError: the sampler cannot be built (naming ``search.sampler``).
+    """
+    sampler: optuna.samplers.BaseSampler = _build(
+        "search.sampler", cfg.search.sampler, seed=int(cfg.search.seed) + int(cfg.search.worker_index))
+    return sampler
 
 
-def _pruner(cfg: DictConfig) -> optuna.pruners.BasePruner:
-    name = str(cfg.stage.get("pruner", "none"))
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=int(cfg.search.n_startup_trials) // 2,
-                                           n_warmup_steps=int(cfg.stage.get("pruner_warmup_steps", 2)))
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    raise ConfigError(f"stage.pruner={name!r} is not one of: median, none")
+def make_pruner(cfg: DictConfig) -> optuna.pruners.BasePruner:
+    """The pruner of ``search.pruner`` (a ``_target_`` entry).
+
+    Raises:
+        ConfigError: the pruner cannot be built (naming ``search.pruner``).
+    """
+    pruner: optuna.pruners.BasePruner = _build("search.pruner", cfg.search.pruner)
+    return pruner
 
 
-def _open_study(cfg: DictConfig, stage: int, directions: tuple[str, ...]) -> optuna.Study:
-    return optuna.create_study(
-        study_name=study_name_for(cfg, stage), storage=make_storage(cfg), load_if_exists=True,
-        directions=list(directions), sampler=_sampler(cfg, stage, multi=len(directions) > 1),
-        pruner=_pruner(cfg),
-    )
-
-
-def run_study(cfg: DictConfig, *, stage: int, stage_fn: StageFn, space: object,
-              extra_tags: dict[str, str] | None = None, directions: tuple[str, ...] = ("maximize",),
-              objectives: tuple[str, ...] = ("score",),
-              on_done: Callable[[optuna.Study, StudyContext], None] | None = None) -> optuna.Study:
+def run_study(cfg: DictConfig, stage: Stage) -> optuna.Study:
     """Create or resume the study of ``stage`` and run trials until it holds ``search.n_trials`` finished.
 
     With ``search.workers=K > 1`` the trials run in K worker processes (:mod:`opt.search.workers`);
     a worker (``tracking.parent_run_id`` set) nests its trial runs under that parent run and leaves
-    the parent run, ``on_done`` and the summary to its launcher. Every process first recovers what
-    dead processes left RUNNING (:mod:`opt.search.recovery`).
+    the parent run, the result file and the summary to its launcher. Every process first recovers
+    what dead processes left RUNNING (:mod:`opt.search.recovery`).
 
     Raises:
-        ConfigError, DataError: bad config or data (before any trial runs); ConfigError also when
-            ``search.max_consecutive_failures`` trials failed in a row.
+        ConfigError, DataError, StageError: bad config, data or hand-off (before any trial runs);
+            ConfigError also when ``search.max_consecutive_failures`` trials failed in a row.
         WorkerError: a worker process failed (K > 1).
         KeyboardInterrupt: SIGTERM or Ctrl-C (the current trial is FAIL, its run and the parent KILLED).
     """
-    if not callable(space):
-        validate_space(space, cfg, where="stage.space")
     target = int(cfg.search.n_trials)
     if target < 1:
         raise ConfigError(f"search.n_trials must be >= 1, got {target}")
     workers = worker_count(cfg)
+    plan = stage.plan(limit_threads(cfg))
     stop = GracefulStop()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with stop.installed(), quiet_optuna_failures():
+    with stop.installed():
         if is_worker(cfg):
             die_with_launcher()
-        cfg = limit_threads(cfg)
-        market = prepare_market(cfg)
-        study = _open_study(cfg, stage, directions)
-        tracker = Tracker(cfg)
-        recover = Recovery(study, tracker, stage, float(cfg.search.get("grace_period", 30) or 30))
+        market = prepare_market(plan.cfg)
+        storage = make_storage(plan.cfg)
+        study = optuna.create_study(
+            study_name=study_name_for(plan.cfg, stage.id), storage=storage, load_if_exists=True,
+            directions=[StudyDirection.MINIMIZE if d == "minimize" else StudyDirection.MAXIMIZE
+                        for d in plan.directions], sampler=make_sampler(plan.cfg), pruner=make_pruner(plan.cfg))
+        tracker = Tracker(plan.cfg)
+        recover = Recovery(study, storage, tracker, stage.id, float(plan.cfg.search.grace_period))
         recover()
         parent = str(cfg.tracking.parent_run_id) if is_worker(cfg) else tracker.start_run(
-            name=f"stage{stage}-{cfg.search.study_name}", tags=_parent_tags(cfg, stage, study, market.fingerprint,
-                                                                           workers, extra_tags))
-        sc = StudyContext(cfg=cfg, stage=stage, study_label=str(cfg.search.study_name), market=market,
-                          tracker=tracker, parent_run_id=parent, space=space, objectives=tuple(objectives),
-                          extra_tags=dict(extra_tags or {}), stop=stop)
+            name=f"stage{stage.id}-{cfg.search.study_name}",
+            tags=_parent_tags(plan, stage.id, study, market, workers))
+        sc = StudyContext(stage=stage, plan=plan, study_label=str(cfg.search.study_name), market=market,
+                          tracker=tracker, parent_run_id=parent, stop=stop)
         done = counts(study)[0]
         log.info("study %s (%s): %d/%d finished trials; MLflow parent run %s%s", study.study_name,
                  describe_storage(cfg), done, target, parent, f"; {workers} workers" if workers > 1 else "")
         if is_worker(cfg):
-            _run_here(sc, study, stage_fn, recover)
+            _run_here(sc, study, storage, recover)
             return study
-        progress = Progress(target, done, bool(cfg.search.progress), f"stage {stage}")
+        progress = Progress(target, done, bool(cfg.search.progress), f"stage {stage.id}")
         status = "FAILED"
         try:
             if workers > 1:
@@ -167,7 +152,7 @@ def run_study(cfg: DictConfig, *, stage: int, stage_fn: StageFn, space: object,
                 stop.raise_if_requested()
                 _check_workers(codes)
             else:
-                _run_here(sc, study, stage_fn, recover, progress)
+                _run_here(sc, study, storage, recover, progress)
             status = "FINISHED"
         except KeyboardInterrupt:
             status = "KILLED"
@@ -175,8 +160,9 @@ def run_study(cfg: DictConfig, *, stage: int, stage_fn: StageFn, space: object,
         finally:
             progress.close()
             _close_parent(sc, study, status)
-    if on_done is not None:
-        on_done(study, sc)
+    path = write_best(study, plan.cfg, stage.id, fingerprint=market.fingerprint)
+    if path is not None:
+        log.info("best trial written to %s", path)
     return study
 
 
@@ -193,12 +179,12 @@ def _warm_up(cfg: DictConfig) -> None:
 
     from opt.models.device import resolve_device
 
-    resolve_device(str(cfg.model.get("device", "cpu")))
+    resolve_device(str(cfg.model.device))
     matplotlib.use("Agg")
     import matplotlib.pyplot  # noqa: F401
 
 
-def _run_here(sc: StudyContext, study: optuna.Study, stage_fn: StageFn, recover: Recovery,
+def _run_here(sc: StudyContext, study: optuna.Study, storage: optuna.storages.BaseStorage, recover: Recovery,
               progress: Progress | None = None) -> None:
     """Run this process's trials (the loop of :mod:`opt.search.loop`).
 
@@ -209,10 +195,10 @@ def _run_here(sc: StudyContext, study: optuna.Study, stage_fn: StageFn, recover:
     cfg = sc.cfg
     if counts(study)[0] < int(cfg.search.n_trials):
         _warm_up(cfg)
-    failures = ConsecutiveFailures(int(cfg.search.get("max_consecutive_failures", 0) or 0))
+    failures = ConsecutiveFailures(int(cfg.search.max_consecutive_failures))
     deadline = time.monotonic() + float(cfg.search.timeout) if cfg.search.timeout else None
-    run_trials(study, make_objective(sc, stage_fn), target=int(cfg.search.n_trials), deadline=deadline,
-               stop=sc.stop, recover=recover, callbacks=[progress] if progress else [], failures=failures)
+    run_trials(sc, study, storage, target=int(cfg.search.n_trials), deadline=deadline, stop=sc.stop,
+               recover=recover, callbacks=[progress] if progress else [], failures=failures)
     sc.stop.raise_if_requested()
     if failures.tripped:
         raise ConfigError(
@@ -233,27 +219,26 @@ def _check_workers(codes: list[int]) -> None:
                           "Rerun the same command to resume the study.")
 
 
-def _parent_tags(cfg: DictConfig, stage: int, study: optuna.Study, fingerprint: str, workers: int,
-                 extra_tags: dict[str, str] | None) -> dict[str, str]:
+def _parent_tags(plan: StagePlan, stage: int, study: optuna.Study, market: PreparedMarket,
+                 workers: int) -> dict[str, str]:
     me, started = identity()
-    return {"opt.stage": str(stage), "opt.study": str(cfg.search.study_name), "opt.role": "parent",
-            "opt.optuna_study": study.study_name, "opt.storage": describe_storage(cfg),
-            "opt.data_fingerprint": fingerprint, "opt.git_commit": git_commit(), "opt.host": me,
-            "opt.host_start": str(started), "opt.workers": str(workers), **(extra_tags or {})}
+    cfg = plan.cfg
+    return {RunTag.STAGE: str(stage), RunTag.STUDY: str(cfg.search.study_name), RunTag.ROLE: "parent",
+            RunTag.OPTUNA_STUDY: study.study_name, RunTag.STORAGE: describe_storage(cfg),
+            RunTag.DATA_FINGERPRINT: market.fingerprint, RunTag.GIT_COMMIT: git_commit(), RunTag.HOST: me,
+            RunTag.HOST_START: str(started), RunTag.WORKERS: str(workers), **plan.tags}
 
 
 def _close_parent(sc: StudyContext, study: optuna.Study, status: str) -> None:
-    import tempfile
-
     trials = study.get_trials(deepcopy=False)
-    abandoned = sum(1 for t in trials if "abandoned" in t.user_attrs)
+    abandoned = sum(1 for t in trials if TrialAttr.ABANDONED in t.user_attrs)
     metrics = {f"n_{s.name.lower()}": float(sum(1 for t in trials if t.state == s)) for s in TrialState}
     metrics["n_fail"] -= abandoned
     metrics["n_abandoned"] = float(abandoned)
     record = best_record(study)
     if record is not None:
         metrics["best_score"] = record["score"]
-        sc.tracker.log(sc.parent_run_id, metrics=metrics, tags={"opt.best_trial": str(record["trial"])})
+        sc.tracker.log(sc.parent_run_id, metrics=metrics, tags={RunTag.BEST_TRIAL: str(record["trial"])})
     else:
         sc.tracker.log(sc.parent_run_id, metrics=metrics)
     with tempfile.TemporaryDirectory() as tmp:
@@ -265,22 +250,12 @@ def _close_parent(sc: StudyContext, study: optuna.Study, status: str) -> None:
 
 
 def run_command(cfg: DictConfig) -> int:
-    """Entry of ``python -m opt run``: dispatch on ``+stage=N``; return the exit status.
+    """Entry of ``python -m opt run``: run the stage chosen with ``+stage=N``; return the exit status.
 
     A worker process (``tracking.parent_run_id`` set) prints no summary: its launcher does.
     """
-    stage = stage_of(cfg)
-    if stage == 1:
-        from opt.search.stage1 import stage1_trial
-
-        study = run_study(cfg, stage=1, stage_fn=stage1_trial, space=cfg.stage.space,
-                          on_done=lambda st, sc: write_best(st, sc, "best_stage1.yaml"))
-    elif stage == 2:
-        from opt.search.stage2 import run_stage2
-
-        study = run_stage2(cfg)
-    else:
-        raise ConfigError(f"stage.id must be 1 or 2, got {stage}")
+    stage = get_stage(stage_of(cfg))
+    study = run_study(cfg, stage)
     if not is_worker(cfg):
-        summarize(study, cfg)
+        summarize(study, cfg, stage.id)
     return 0

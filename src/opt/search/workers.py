@@ -31,7 +31,7 @@ from omegaconf import DictConfig
 
 from opt.errors import USER_ERROR_EXIT_CODE, ConfigError, OptError
 from opt.search.signals import GracefulStop
-from opt.search.storage import check_parallel
+from opt.studies.storage import check_parallel
 
 __all__ = ["WorkerError", "worker_count", "is_worker", "cores", "limit_threads", "die_with_launcher",
            "worker_commands", "run_workers"]
@@ -57,7 +57,7 @@ def worker_count(cfg: DictConfig) -> int:
     Raises:
         ConfigError: fewer than 1 worker, or SQLite storage with several.
     """
-    workers = int(cfg.search.get("workers", 1) or 1)
+    workers = int(cfg.search.workers)
     if workers < 1:
         raise ConfigError(f"search.workers must be >= 1, got {workers}")
     check_parallel(cfg, workers)
@@ -66,7 +66,7 @@ def worker_count(cfg: DictConfig) -> int:
 
 def is_worker(cfg: DictConfig) -> bool:
     """Whether this process is a worker started by a launcher (``tracking.parent_run_id`` is set)."""
-    return bool(cfg.tracking.get("parent_run_id"))
+    return bool(cfg.tracking.parent_run_id)
 
 
 def cores() -> int:
@@ -83,7 +83,7 @@ def limit_threads(cfg: DictConfig) -> DictConfig:
     Applies to ``model`` and to every stage-2 family in ``stage.families``; with
     ``search.threads_per_worker: null`` the config is returned unchanged.
     """
-    cap = cfg.search.get("threads_per_worker")
+    cap = cfg.search.threads_per_worker
     if cap is None:
         return cfg
     out = copy.deepcopy(cfg)
@@ -155,7 +155,7 @@ def run_workers(cfg: DictConfig, *, workers: int, parent_run_id: str, stop: Grac
     Raises:
         ConfigError: not started through the CLI.
     """
-    threads = int(cfg.search.get("threads_per_worker") or max(1, cores() // workers))
+    threads = int(cfg.search.threads_per_worker or max(1, cores() // workers))
     env = {**os.environ, _LAUNCHER_ENV: str(os.getpid())}
     for name in _THREAD_ENV:
         env.setdefault(name, str(threads))

@@ -35,9 +35,11 @@ _TYPES = ("float", "int", "categorical")
 
 def iter_space(space: Mapping[str, Any] | DictConfig, prefix: str = "") -> Iterator[tuple[str, dict]]:
     """Yield ``(dotted_name, spec)`` for every parameter leaf of ``space``, in declaration order."""
-    items = space.items() if not isinstance(space, DictConfig) else OmegaConf.to_container(space).items()
-    for key, value in items:
-        name = f"{prefix}{key}"
+    plain = OmegaConf.to_container(space) if isinstance(space, DictConfig) else space
+    if not isinstance(plain, Mapping):
+        raise ConfigError(f"search space '{prefix.rstrip('.') or 'space'}' must be a mapping, got {plain!r}")
+    for key, value in plain.items():
+        name = f"{prefix}{key!s}"
         if isinstance(value, Mapping) and "type" in value:
             yield name, dict(value)
         elif isinstance(value, Mapping):

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import optuna
 from omegaconf import DictConfig
+from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from opt.errors import ConfigError
 from opt.stores import init_lock, sqlalchemy_url
 
-__all__ = ["make_storage", "study_name_for", "describe_storage", "is_journal", "check_parallel"]
+__all__ = ["make_storage", "study_name_for", "describe_storage", "is_journal", "journal_path", "check_parallel"]
 
 _RDB_PREFIXES = ("sqlite:", "postgresql", "postgres:", "mysql")
 
@@ -36,7 +37,7 @@ def describe_storage(cfg: DictConfig) -> str:
     """Human-readable storage location (for logs, tags and optuna-dashboard); a password is masked."""
     url = cfg.search.storage
     if url is None:
-        return str(Path(cfg.paths.experiments) / "optuna-journal.log")
+        return str(journal_path(cfg))
     return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", str(url))
 
 
@@ -44,6 +45,12 @@ def is_journal(cfg: DictConfig) -> bool:
     """Whether ``search.storage`` names a journal file (the default)."""
     url = cfg.search.storage
     return url is None or str(url).startswith("journal:") or str(url).endswith((".log", ".journal"))
+
+
+def journal_path(cfg: DictConfig) -> Path:
+    """The journal file of ``search.storage`` (null: ``experiments/optuna-journal.log``); see :func:`is_journal`."""
+    url = cfg.search.storage
+    return Path(str(url).removeprefix("journal:")) if url else Path(cfg.paths.experiments) / "optuna-journal.log"
 
 
 def check_parallel(cfg: DictConfig, workers: int) -> None:
@@ -67,11 +74,9 @@ def make_storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
     """
     url = cfg.search.storage
     if is_journal(cfg):
-        path = Path(str(url).removeprefix("journal:")) if url else Path(cfg.paths.experiments) / "optuna-journal.log"
+        path = journal_path(cfg)
         path.parent.mkdir(parents=True, exist_ok=True)
-        backend = optuna.storages.journal.JournalFileBackend(
-            str(path), lock_obj=optuna.storages.journal.JournalFileOpenLock(str(path))
-        )
+        backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
         return optuna.storages.JournalStorage(backend)
     url = str(url)
     if not url.startswith(_RDB_PREFIXES):
@@ -80,8 +85,8 @@ def make_storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
             "journal:PATH, sqlite:///PATH, or postgresql://USER@HOST:PORT/DB"
         )
     url = sqlalchemy_url(url)  # postgresql:// -> postgresql+psycopg2://
-    heartbeat = cfg.search.get("heartbeat_interval", 10)
-    grace = cfg.search.get("grace_period", 30)
+    heartbeat = cfg.search.heartbeat_interval
+    grace = cfg.search.grace_period
     try:
         # processes that start together on an empty database race its table creation: one at a time
         with init_lock(url, name="optuna"), warnings.catch_warnings():

@@ -18,6 +18,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -105,7 +106,7 @@ class Tracker:
         mlflow.set_tracking_uri(self.uri)
         # the first contact migrates an empty store: one process at a time (opt.stores); a worker's
         # launcher (tracking.parent_run_id set) has done it already, so its workers start together
-        prepared = bool(cfg.tracking.get("parent_run_id"))
+        prepared = bool(cfg.tracking.parent_run_id)
         try:
             with contextlib.nullcontext() if prepared else init_lock(self.uri, name="mlflow"):
                 db = sqlite_path(self.uri)
@@ -162,9 +163,8 @@ class Tracker:
         # MLflow's batch limits: 100 params and 100 tags per call, 1000 entities in all
         chunks = max(1, -(-len(p) // 100), -(-len(t) // 100), -(-len(m) // 500))
         for i in range(chunks):
-            batch = {"metrics": m[i * 500 : (i + 1) * 500], "params": p[i * 100 : (i + 1) * 100],
-                     "tags": t[i * 100 : (i + 1) * 100]}
-            retry_locked(lambda batch=batch: self.client.log_batch(run_id, **batch))
+            retry_locked(partial(self.client.log_batch, run_id, metrics=m[i * 500 : (i + 1) * 500],
+                                 params=p[i * 100 : (i + 1) * 100], tags=t[i * 100 : (i + 1) * 100]))
 
     def log_artifacts(self, run_id: str, folder: str | Path, artifact_path: str | None = None) -> None:
         """Copy every file under ``folder`` into the run's artifacts."""
