@@ -144,9 +144,16 @@ def test_there_is_one_cfg_value() -> None:
                opt.levels._compute, opt.sessions._calendar)  # fmt: skip
     assert all(m.cfg_value is opt.config_rules.cfg_value for m in readers)
     src = Path(opt.config_rules.__file__).parent
-    # opt.models.base still has its own reader until the models switch to opt.config_rules.cfg_value.
-    defined = sorted(
-        str(p.relative_to(src)) for p in src.rglob("*.py")
-        if "def cfg_value(" in p.read_text() and p.relative_to(src).parts[0] != "models"
-    )  # fmt: skip
+    defined = sorted(str(p.relative_to(src)) for p in src.rglob("*.py") if "def cfg_value(" in p.read_text())
     assert defined == ["config_rules.py"]
+
+
+def test_no_code_default_shadows_a_config_key() -> None:
+    """Config values are read as the YAML holds them: no ``cfg....get("key", default)`` anywhere in opt."""
+    import opt.config_rules
+
+    src = Path(opt.config_rules.__file__).parent
+    fallback = re.compile(r"\bcfg(\.\w+)*\.get\(\s*\"\w+\"\s*,")
+    offending = [f"{p.relative_to(src)}:{n}" for p in src.rglob("*.py")
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if fallback.search(line)]
+    assert offending == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -23,7 +23,6 @@ __all__ = [
     "Classifier",
     "check_labels",
     "class_weights",
-    "cfg_value",
 ]
 
 N_CLASSES = 3
@@ -173,22 +172,3 @@ def check_ranges(params: object, checks: Mapping[str, bool]) -> None:
     for key, ok in checks.items():
         if not ok:
             raise ConfigError(f"model.{key} is out of range: {getattr(params, key)!r}")
-
-
-def cfg_value(cfg: Mapping[str, Any], key: str, *, nullable: bool = False) -> Any:
-    """Return ``cfg[key]`` from a model config (dict or OmegaConf ``DictConfig``).
-
-    Args:
-        cfg: the ``model`` config group.
-        key: the key to read.
-        nullable: whether ``null`` is an allowed value (returned as ``None``).
-
-    Raises:
-        ConfigError: if the key is missing, or null when not ``nullable`` (names ``model.<key>``).
-    """
-    if key not in cfg:
-        raise ConfigError(f"model.{key} is missing from the model config")
-    value = cfg[key]
-    if value is None and not nullable:
-        raise ConfigError(f"model.{key} must be set (got null)")
-    return value

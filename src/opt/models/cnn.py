@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from opt.config_rules import cfg_value
 from opt.models.base import (
     N_CLASSES,
     ModelData,
     ReportFn,
-    cfg_value,
     check_labels,
     check_ranges,
     class_weights,
@@ -86,20 +86,20 @@ class CNNParams:
             ConfigError: if a key is missing or out of range.
         """
         return cls(
-            window_length=int(cfg_value(cfg, "window_length")),
-            timeframes=parse_timeframes(cfg_value(cfg, "timeframes")),
-            channels=int(cfg_value(cfg, "channels")),
-            kernel_size=int(cfg_value(cfg, "kernel_size")),
-            depth=int(cfg_value(cfg, "depth")),
-            dropout=float(cfg_value(cfg, "dropout")),
-            learning_rate=float(cfg_value(cfg, "learning_rate")),
-            weight_decay=float(cfg_value(cfg, "weight_decay")),
-            epochs=int(cfg_value(cfg, "epochs")),
-            batch_size=int(cfg_value(cfg, "batch_size")),
-            early_stopping_patience=int(cfg_value(cfg, "early_stopping_patience")),
-            class_weight=str(cfg_value(cfg, "class_weight")),
-            device=str(cfg_value(cfg, "device")),
-            num_threads=int(cfg_value(cfg, "num_threads")),
+            window_length=int(cfg_value(cfg, "window_length", where="model")),
+            timeframes=parse_timeframes(cfg_value(cfg, "timeframes", where="model")),
+            channels=int(cfg_value(cfg, "channels", where="model")),
+            kernel_size=int(cfg_value(cfg, "kernel_size", where="model")),
+            depth=int(cfg_value(cfg, "depth", where="model")),
+            dropout=float(cfg_value(cfg, "dropout", where="model")),
+            learning_rate=float(cfg_value(cfg, "learning_rate", where="model")),
+            weight_decay=float(cfg_value(cfg, "weight_decay", where="model")),
+            epochs=int(cfg_value(cfg, "epochs", where="model")),
+            batch_size=int(cfg_value(cfg, "batch_size", where="model")),
+            early_stopping_patience=int(cfg_value(cfg, "early_stopping_patience", where="model")),
+            class_weight=str(cfg_value(cfg, "class_weight", where="model")),
+            device=str(cfg_value(cfg, "device", where="model")),
+            num_threads=int(cfg_value(cfg, "num_threads", where="model")),
         )
 
 

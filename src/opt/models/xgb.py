@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
+from opt.config_rules import cfg_value
 from opt.errors import ConfigError
 from opt.models.base import (
     N_CLASSES,
     ModelData,
     ReportFn,
-    cfg_value,
     check_labels,
     check_ranges,
     class_weights,
@@ -66,21 +66,21 @@ class XGBParams:
         Raises:
             ConfigError: if a key is missing or out of range.
         """
-        esr = cfg_value(cfg, "early_stopping_rounds", nullable=True)
+        esr = cfg_value(cfg, "early_stopping_rounds", where="model", nullable=True)
         return cls(
-            n_estimators=int(cfg_value(cfg, "n_estimators")),
-            learning_rate=float(cfg_value(cfg, "learning_rate")),
-            max_depth=int(cfg_value(cfg, "max_depth")),
-            subsample=float(cfg_value(cfg, "subsample")),
-            colsample_bytree=float(cfg_value(cfg, "colsample_bytree")),
-            min_child_weight=float(cfg_value(cfg, "min_child_weight")),
-            reg_lambda=float(cfg_value(cfg, "reg_lambda")),
-            class_weight=str(cfg_value(cfg, "class_weight")),
+            n_estimators=int(cfg_value(cfg, "n_estimators", where="model")),
+            learning_rate=float(cfg_value(cfg, "learning_rate", where="model")),
+            max_depth=int(cfg_value(cfg, "max_depth", where="model")),
+            subsample=float(cfg_value(cfg, "subsample", where="model")),
+            colsample_bytree=float(cfg_value(cfg, "colsample_bytree", where="model")),
+            min_child_weight=float(cfg_value(cfg, "min_child_weight", where="model")),
+            reg_lambda=float(cfg_value(cfg, "reg_lambda", where="model")),
+            class_weight=str(cfg_value(cfg, "class_weight", where="model")),
             early_stopping_rounds=None if esr is None else int(esr),
-            n_jobs=int(cfg_value(cfg, "n_jobs")),
-            device=str(cfg_value(cfg, "device")),
-            max_bin=int(cfg_value(cfg, "max_bin")),
-            report_every=int(cfg_value(cfg, "report_every")),
+            n_jobs=int(cfg_value(cfg, "n_jobs", where="model")),
+            device=str(cfg_value(cfg, "device", where="model")),
+            max_bin=int(cfg_value(cfg, "max_bin", where="model")),
+            report_every=int(cfg_value(cfg, "report_every", where="model")),
         )
 
 
