@@ -169,7 +169,7 @@ def promote_command(cfg: DictConfig) -> int:
     lineage = _lineage(pcfg, r, studies, trial, tracker.client)
     name, forced = model_name(cfg), bool(pc.force) and bool(failed)
     run_id = tracker.start_run(name=f"promote-{cfg.search.study_name}-trial{trial.number}",
-                               tags={"opt.role": "promote", **lineage})
+                               tags={RunTag.ROLE: "promote", **lineage})
     status = "FAILED"
     try:
         tracker.log(run_id, params={**trial.user_attrs.get(TrialAttr.CONFIG_PARAMS, {}),
