@@ -1,12 +1,17 @@
 """Loading 1-minute bars from files or from the composed config (DESIGN §3).
 
-``load_bars`` reads CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``), converts timestamps to
-UTC, validates (:func:`~opt.data.validate.validate_bars`) and applies the ``start``/``end`` filter.
-``load_bars_from_config`` picks the source named by ``data.source``.
+``load_bars`` reads CSV (``.csv``, ``.csv.gz``; delimiter ``,``, ``;``, tab or ``|`` and a decimal comma
+with ``;`` detected) or Parquet (``.parquet``, ``.pq``), converts timestamps to UTC, validates
+(:func:`~opt.data.validate.validate_bars`, which also reads the vendor layouts of :mod:`opt.data.layout`),
+checks that the file holds 1-minute bars in trading hours without outliers
+(:func:`~opt.data.checks.check_bars`) and applies the ``start``/``end`` filter. ``load_bars_from_config``
+picks the source named by ``data.source``.
 """
 
 from __future__ import annotations
 
+import gzip
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +19,7 @@ import pandas as pd
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
 from opt.config_rules import check_value
+from opt.data.checks import BarChecks, check_bars
 from opt.data.synthetic import generate_synthetic_bars
 from opt.data.validate import check_tz, validate_bars
 from opt.errors import ConfigError, DataError
@@ -23,6 +29,8 @@ __all__ = ["DATA_SOURCES", "load_bars", "load_bars_from_config"]
 DATA_SOURCES = ("synthetic", "csv", "parquet")
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+_DELIMITERS = (",", ";", "\t", "|")
+_DECIMAL_COMMA_RE = re.compile(r"(?:^|;)\s*-?\d+,\d+\s*(?:;|$)")
 
 
 def load_bars(
@@ -31,25 +39,32 @@ def load_bars(
     tz: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    checks: BarChecks | None = None,
 ) -> pd.DataFrame:
-    """Read, validate and filter a file of 1-minute bars.
+    """Read, validate, check and filter a file of 1-minute bars.
 
     Args:
         path: CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``) file with the columns
-            ``timestamp, open, high, low, close, volume`` (case-insensitive; extra columns dropped).
+            ``timestamp, open, high, low, close, volume`` (case-insensitive; extra columns dropped), or
+            one of the vendor layouts of :mod:`opt.data.layout`.
         tz: IANA timezone of naive timestamps (``data.tz``); timestamps with an offset/``Z`` ignore it.
         start: keep bars at or after this time (inclusive); naive values are read as UTC.
         end: keep bars before this time (exclusive); naive values are read as UTC.
+        checks: settings of :func:`~opt.data.checks.check_bars` (``data.outliers``, ``data.outlier_k``,
+            ``data.outlier_window``, the exchange's trading day); None uses the shipped defaults.
 
     Returns:
         Bars of shape (n_rows, 6) as described in :func:`~opt.data.validate.validate_bars`.
 
     Raises:
-        DataError: unsupported extension, missing or unreadable file, any validation rule, or a
-            ``start``/``end`` filter that leaves no rows.
+        DataError: a directory, unsupported extension, missing or unreadable file, any validation rule,
+            bars that are not 1-minute bars, lie in the exchange's closed hours or are outliers (with
+            ``data.outliers=refuse``), or a ``start``/``end`` filter that leaves no rows.
         ConfigError: unknown ``tz``; unparseable ``start``/``end`` or ``start >= end``.
     """
     p = Path(path).expanduser()
+    if p.is_dir():
+        raise DataError(f"{p} is a directory; data.path must name a CSV or Parquet file (e.g. {p / 'bars.csv'})")
     kind = _file_kind(p)
     check_tz(tz)
     bounds = _parse_bounds(start, end)
@@ -57,6 +72,7 @@ def load_bars(
         raise DataError(f"data file not found: {p} (resolved to {p.resolve()})")
     raw = _read_csv(p) if kind == "csv" else _read_parquet(p)
     bars = validate_bars(raw, source=str(p), tz=tz)
+    bars = check_bars(bars, checks if checks is not None else BarChecks(), source=str(p))
     return _filter(bars, bounds, source=str(p))
 
 
@@ -65,7 +81,9 @@ def load_bars_from_config(cfg: DictConfig | dict[str, Any]) -> pd.DataFrame:
 
     ``data.source``: ``synthetic`` uses ``data.synthetic.*``, ``instrument.tick_size`` and
     ``levels.exchange_tz`` (all required); ``csv``/``parquet`` read ``data.path`` (relative
-    paths resolve against the current working directory) with ``data.tz``. All sources apply
+    paths resolve against the current working directory) with ``data.tz`` and the checks of
+    :class:`~opt.data.checks.BarChecks` (``data.outliers``, ``data.outlier_k``, ``data.outlier_window``,
+    ``levels.exchange_tz``, ``levels.day_start``, ``levels.day_end``). All sources apply
     ``data.start``/``data.end``.
 
     Args:
@@ -77,7 +95,7 @@ def load_bars_from_config(cfg: DictConfig | dict[str, Any]) -> pd.DataFrame:
     Raises:
         ConfigError: unknown ``data.source``, missing ``data.path``, ``data.synthetic.*``,
             ``instrument.tick_size`` or ``levels.exchange_tz`` key, invalid synthetic parameter, unknown
-            ``data.tz``, bad ``data.start``/``data.end``.
+            ``data.tz``, bad ``data.start``/``data.end``, a missing or bad key of the file checks.
         DataError: the file is missing or breaks a validation rule, or the filter leaves no rows.
     """
     cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
@@ -87,7 +105,9 @@ def load_bars_from_config(cfg: DictConfig | dict[str, Any]) -> pd.DataFrame:
         bounds = _parse_bounds(start, end)
         return _filter(_synthetic_from_config(cfg), bounds, source="synthetic")
     if source in ("csv", "parquet"):
-        return load_bars(_data_path(cfg, source), tz=_optional_str(cfg, "data.tz"), start=start, end=end)
+        path = _data_path(cfg, source)
+        checks = BarChecks.from_config(cfg)
+        return load_bars(path, tz=_optional_str(cfg, "data.tz"), start=start, end=end, checks=checks)
     raise ConfigError(f"data.source={source!r} is not supported; allowed values: {', '.join(DATA_SOURCES)}")
 
 
@@ -161,10 +181,39 @@ def _file_kind(p: Path) -> str:
     )
 
 
+def _sniff_csv(p: Path) -> tuple[str, str]:
+    """``(delimiter, decimal)`` of a CSV file from its first two non-blank lines.
+
+    The delimiter is the most frequent of ``,``, ``;``, tab and ``|`` in the header (``,`` when none is
+    there); with ``;``, numbers written with a decimal comma (``6450,25``) in the first data line mean
+    ``decimal=","``.
+    """
+    lines: list[str] = []
+    try:
+        opener = gzip.open if p.name.lower().endswith(".gz") else open
+        with opener(p, "rt", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.strip():
+                    lines.append(line.strip())
+                if len(lines) == 2:
+                    break
+    except (OSError, EOFError):
+        return ",", "."  # pandas says what is wrong with the file
+    if not lines:
+        return ",", "."
+    counts = {d: lines[0].count(d) for d in _DELIMITERS}
+    delimiter = max(_DELIMITERS, key=lambda d: counts[d])
+    if counts[delimiter] == 0:
+        return ",", "."
+    comma = delimiter == ";" and len(lines) > 1 and _DECIMAL_COMMA_RE.search(lines[1]) is not None
+    return delimiter, "," if comma else "."
+
+
 def _read_csv(p: Path) -> pd.DataFrame:
     """Read a CSV keeping blank lines as rows, so row n stays on file line n + 1."""
+    delimiter, decimal = _sniff_csv(p)
     try:
-        raw = pd.read_csv(p, skip_blank_lines=False, skipinitialspace=True)
+        raw = pd.read_csv(p, sep=delimiter, decimal=decimal, skip_blank_lines=False, skipinitialspace=True)
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{p}: no data rows (the file is empty)") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
