@@ -169,7 +169,50 @@ def test_limit_whose_last_live_bar_is_the_last_bar_expires(sim) -> None:  # type
 def test_time_exit_at_close_with_slippage(sim) -> None:  # type: ignore[no-untyped-def]
     flat = (100.0, 100.5, 99.75, 100.25)
     t = _one(run(sim, [SIGNAL, flat, flat, flat, flat], [0], [1], [1.0], make_params(max_hold_bars=2)))
-    assert (t.entry_bar, t.exit_bar, t.exit_price, t.exit_reason) == (1, 3, 100.0, ExitReason.TIME)
+    assert (t.entry_bar, t.exit_bar, t.exit_price, t.exit_reason) == (1, 2, 100.0, ExitReason.TIME)
+
+
+FLAT = (100.0, 100.5, 99.75, 100.25)  # never reaches the 1-ATR stop or the 2R target of these orders
+
+
+@pytest.mark.parametrize("hold", [1, 3])
+def test_market_time_exit_after_max_hold_bars_entry_bar_counted(sim, hold) -> None:  # type: ignore[no-untyped-def]
+    """Filled at the open of bar 1: held bars 1..hold, out at the close of bar ``1 + hold - 1``."""
+    t = _one(run(sim, [SIGNAL] + [FLAT] * 6, [0], [1], [1.0], make_params(max_hold_bars=hold)))
+    assert (t.entry_bar, t.entry_price, t.stop_price, t.target_price) == (1, 100.25, 99.25, 102.25)
+    assert (t.exit_bar, t.exit_price, t.exit_reason) == (hold, 100.0, ExitReason.TIME)  # close - 1 tick
+
+
+@pytest.mark.parametrize("hold", [1, 3])
+def test_limit_time_exit_after_max_hold_bars_fill_bar_counted(sim, hold) -> None:  # type: ignore[no-untyped-def]
+    """Limit 99.5 filled inside bar 2 (bar 1 stays above it): the fill bar is bar 1 of the hold."""
+    fill = (100.0, 100.25, 99.5, 100.0)
+    rows = [SIGNAL, FLAT, fill] + [FLAT] * 5
+    t = _one(run(sim, rows, [0], [1], [1.0], make_params(entry_mode="limit", max_hold_bars=hold)))
+    assert (t.entry_bar, t.entry_price, t.stop_price, t.target_price) == (2, 99.5, 98.5, 101.5)
+    exit_bar = 2 + hold - 1
+    assert (t.exit_bar, t.exit_price, t.exit_reason) == (exit_bar, rows[exit_bar][3] - 0.25, ExitReason.TIME)
+
+
+def test_limit_time_exit_on_end_bar_is_time(sim) -> None:  # type: ignore[no-untyped-def]
+    """max_hold_bars=1, filled on the last usable bar: TIME wins over END on the same bar."""
+    fill = (100.0, 100.25, 99.5, 100.0)
+    params = make_params(entry_mode="limit", max_hold_bars=1)
+    t = _one(run(sim, [SIGNAL, FLAT, fill, FLAT], [0], [1], [1.0], params, end_bar=3))
+    assert (t.entry_bar, t.exit_bar, t.exit_price, t.exit_reason) == (2, 2, 99.75, ExitReason.TIME)
+
+
+def test_may_skip_span_is_fill_plus_max_hold_minus_one() -> None:
+    """A market order at bar 0 with max_hold_bars=1 is out by the close of bar 1; an order at bar 1 may go."""
+    from opt.brackets._kernel import may_skip
+    from opt.brackets.simulator import _kernel_config
+
+    cfg = _kernel_config(make_params(max_hold_bars=1), 10)
+    assert not may_skip(np.array([0, 1], np.int64), cfg)
+    assert may_skip(np.array([0, 0], np.int64), cfg)
+    limit = _kernel_config(make_params(entry_mode="limit", expiry_bars=3, max_hold_bars=2), 10)
+    assert not may_skip(np.array([0, 4], np.int64), limit)  # fill by bar 3, out by the close of bar 4
+    assert may_skip(np.array([0, 3], np.int64), limit)
 
 
 def test_end_bar_closes_open_trade(sim) -> None:  # type: ignore[no-untyped-def]

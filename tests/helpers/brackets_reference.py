@@ -176,10 +176,11 @@ def simulate_order(bars: dict[str, list[float]], u: int, is_long: bool, atr: flo
             if not is_long and h[b] >= plan.stop:
                 price = (o[b] if o[b] >= plan.stop else plan.stop) + slip
                 return close_trade(out, b, price, ExitReason.STOP, is_long, p)
+            at_close = c[b] - slip if is_long else c[b] + slip
+            if p.max_hold_bars == 1:  # the fill bar is the trade's first and only bar
+                return close_trade(out, b, at_close, ExitReason.TIME, is_long, p)
             if b == end - 1:
-                return close_trade(
-                    out, b, c[b] - slip if is_long else c[b] + slip, ExitReason.END, is_long, p
-                )
+                return close_trade(out, b, at_close, ExitReason.END, is_long, p)
             continue
 
         # An open trade, bar b: the open first, then the range (stop before target), then the close.
@@ -204,7 +205,8 @@ def simulate_order(bars: dict[str, list[float]], u: int, is_long: bool, atr: flo
             if lo[b] <= target:
                 return close_trade(out, b, target, ExitReason.TARGET, is_long, p)
         at_close = c[b] - slip if is_long else c[b] + slip
-        if b == out.entry_bar + p.max_hold_bars:
+        # Held max_hold_bars bars, the entry bar counted: entry_bar .. entry_bar + max_hold_bars - 1.
+        if b == out.entry_bar + p.max_hold_bars - 1:
             return close_trade(out, b, at_close, ExitReason.TIME, is_long, p)
         if b == end - 1:
             return close_trade(out, b, at_close, ExitReason.END, is_long, p)

@@ -89,6 +89,16 @@ def test_deflated_sharpe_ratio_from_returns() -> None:
     assert single["deflated_sharpe"] == pytest.approx(single["psr"])
 
 
+@pytest.mark.parametrize("var", [0.0, float("nan")])
+def test_deflated_sharpe_ratio_without_trial_variance_is_not_the_psr(var: float) -> None:
+    """Issue #9 C: no trial-Sharpe variance, no SR0 to deflate by: NaN, not PSR(0), whatever N."""
+    returns = np.random.default_rng(7).normal(0.1, 1.0, 500)
+    for n_trials in (1, 50):
+        out = deflated_sharpe_ratio(returns, n_trials=n_trials, var_trial_sr=var)
+        assert math.isnan(out["deflated_sharpe"]) and math.isnan(out["sr0"])
+        assert 0.0 < out["psr"] <= 1.0 and out["n_obs"] == 500.0
+
+
 def test_pbo_identical_skill_is_near_one_half() -> None:
     pbos = [
         pbo_cscv(np.random.default_rng(seed).normal(0.0, 1.0, (400, 20)), n_splits=8)["pbo"]

@@ -66,3 +66,43 @@ def test_sharpe_degenerate_cases() -> None:
     flat = _metrics(np.array([10.0, 10.0]), exit_day=np.array([1, 2]), days=np.array([1, 2]))
     assert flat["sharpe"] == 0.0
     assert flat["max_drawdown"] == 0.0
+
+
+# Overlapping trades (max_positions > 1), in signal order: the first exits after the second.
+SIGNAL_ORDER_PNL = np.array([-80.0, 100.0, -50.0])
+SIGNAL_ORDER_EXIT_BAR = np.array([20, 10, 30], dtype=np.int64)
+
+
+def test_max_drawdown_follows_exit_order() -> None:
+    """Signal order: equity 0, -80, 20, -30 (drawdown 80); exit order 100, -80, -50: 0, 100, 20, -30 (130)."""
+    days = np.array([1, 1, 1], dtype=np.int64)
+    m = trading_metrics(pnl=SIGNAL_ORDER_PNL, r_multiple=np.zeros(3), is_win=SIGNAL_ORDER_PNL > 0,
+                        exit_day=days, trading_days=days, exit_bar=SIGNAL_ORDER_EXIT_BAR)  # fmt: skip
+    assert m["max_drawdown"] == pytest.approx(130.0)
+    assert m["net_pnl"] == pytest.approx(-30.0)
+
+
+def test_max_drawdown_ties_keep_input_order() -> None:
+    """Same exit bar: the input order stands (stable), 0, -50, 50, -30 -> 80 (not 100 - 80 - 50 -> 130)."""
+    pnl = np.array([-50.0, 100.0, -80.0])
+    days = np.array([1, 1, 1], dtype=np.int64)
+    m = trading_metrics(pnl=pnl, r_multiple=np.zeros(3), is_win=pnl > 0, exit_day=days, trading_days=days,
+                        exit_bar=np.array([7, 7, 7], dtype=np.int64))  # fmt: skip
+    assert m["max_drawdown"] == pytest.approx(80.0)
+
+
+def test_walk_forward_combination_measures_drawdown_in_exit_order() -> None:
+    """The walk-forward trade table is in signal order; its combined max_drawdown is in exit order."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from opt.backtest.evaluate import CLASSIFICATION_KEYS, _combined
+
+    trades = pd.DataFrame({"pnl": SIGNAL_ORDER_PNL, "r_multiple": np.zeros(3),
+                           "exit_reason": np.zeros(3, np.int8), "exit_bar": SIGNAL_ORDER_EXIT_BAR})  # fmt: skip
+    ctx = SimpleNamespace(calendar=SimpleNamespace(trading_day=np.repeat(np.array([1, 2], np.int64), 20)))
+    folds = [SimpleNamespace(eval_start_bar=0, eval_end_bar=40)]
+    per_fold = {k: [0.5] for k in (*CLASSIFICATION_KEYS, "n_trades")}
+    out = _combined(trades, per_fold, ctx, folds)  # type: ignore[arg-type]
+    assert out["max_drawdown"] == pytest.approx(130.0)

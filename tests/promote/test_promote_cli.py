@@ -27,7 +27,9 @@ pytestmark = pytest.mark.slow
 MODEL = f"opt-MES-{STUDY}"
 NO_GATES = [f"promote.gates.{g}=null" for g in ("min_trades", "min_net_pnl", "min_precision_at_80",
                                                   "min_deflated_sharpe", "min_test_deflated_sharpe", "max_pbo",
-                                                  "min_plateau_score")]
+                                                  "min_plateau_score")] + [
+    "promote.degenerate.min_rounds=null", "promote.degenerate.require_confidence=false",
+    "promote.degenerate.require_orders=false"]
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +87,14 @@ def test_an_impossible_gate_refuses_names_the_gate_and_registers_nothing(study: 
     assert "min_trades" in run.data.tags["opt.failed_gates"].split(",") and run.data.tags["opt.forced"] == "false"
     assert "opt.model_version" not in run.data.tags
     for name in ("net_pnl", "n_trades", "win_rate", "expectancy_r", "profit_factor", "max_drawdown", "sharpe",
-                 "auc", "brier", "deflated_sharpe", "psr", "n_trials", "pbo", "plateau_score"):
+                 "auc", "brier", "n_trials", "pbo", "plateau_score"):
         assert name in run.data.metrics, name
+    # the tiny study has fewer walk-forward days than promote.dsr.min_days=20: DSR and PSR are not computable
+    # (no metric logged), and the failed gate says why (issue #9 C)
+    assert run.data.metrics["dsr_days"] < 20
+    assert "deflated_sharpe" not in run.data.metrics and "psr" not in run.data.metrics
+    assert "min_deflated_sharpe: deflated_sharpe=not computable: " in result.stderr
+    assert "promote.dsr.min_days=20 needed" in run.data.tags["opt.gates"]
     assert run.data.metrics["n_trials"] == 4  # 2 stage-1 + 2 stage-2 trials
     artifacts = {a.path for a in _client(study).list_artifacts(run.info.run_id)}
     assert {"config.yaml", "test_trades.parquet", "test_equity_curve.png", "sensitivity.csv",
@@ -99,7 +107,8 @@ def test_an_impossible_gate_refuses_names_the_gate_and_registers_nothing(study: 
 
 def test_force_registers_despite_the_gate_with_lineage_and_the_champion_alias(study: Path) -> None:
     before = _versions(study)
-    result = run_cli(["promote", *COMMON, "promote.gates.min_trades=1000000", "promote.force=true"], study)
+    result = run_cli(["promote", *COMMON, "promote.gates.min_trades=1000000", "promote.force=true",
+                      "promote.dsr.min_days=10"], study)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "registered despite failed gate(s): min_trades" in result.stderr
     versions = _versions(study)
@@ -115,6 +124,8 @@ def test_force_registers_despite_the_gate_with_lineage_and_the_champion_alias(st
         assert tags[key], key
     promote = _promote_runs(study)[0]
     assert promote.data.tags["opt.forced"] == "true" and promote.data.tags["opt.model_version"] == str(champion.version)
+    # enough days for promote.dsr.min_days=10 and two stage-2 trials with different Sharpe ratios: computed
+    assert 0.0 <= promote.data.metrics["deflated_sharpe"] <= promote.data.metrics["psr"] <= 1.0
 
 
 def test_a_second_promote_that_passes_moves_the_alias(study: Path) -> None:

@@ -24,7 +24,10 @@ def test_gates_pass_and_fail_with_value_and_threshold_named() -> None:
 
 def test_a_metric_that_could_not_be_computed_fails_its_gate() -> None:
     (gate,) = check_gates({"min_plateau_score": 0.5}, METRICS)
-    assert not gate.passed and gate.describe() == "min_plateau_score: plateau_score=not computable < 0.5"
+    assert not gate.passed and gate.reason == "not computable: no value (NaN)"
+    assert gate.describe() == "min_plateau_score: plateau_score=not computable: no value (NaN) (needs >= 0.5)"
+    (named,) = check_gates({"min_plateau_score": 0.5}, METRICS, reasons={"plateau_score": "no neighbour"})
+    assert named.describe() == "min_plateau_score: plateau_score=not computable: no neighbour (needs >= 0.5)"
 
 
 def test_boundaries_are_inclusive() -> None:

@@ -31,7 +31,9 @@ def test_dsr_worked_example_with_annualized_trial_sharpes() -> None:
     mu = sr_day * s * math.sqrt(T / (T - 1))
     daily = mu + s * np.tile([1.0, -1.0], T // 2)
     a = math.sqrt(var_day * 252 / 2)  # sample variance (ddof=1) of [a, -a] is 2 a^2, annualized
-    out = dsr(daily, n_trials=100, trial_sharpes=np.array([a, -a]))
+    result = dsr(daily, n_trials=100, trial_sharpes=np.array([a, -a]), min_days=20)
+    out = result.values
+    assert result.reasons == {}
     assert out["sharpe"] == pytest.approx(sr_day, rel=1e-12)
     assert out["var_trial_sharpe"] == pytest.approx(var_day, rel=1e-12)
     z_a, z_b = NormalDist().inv_cdf(0.99), NormalDist().inv_cdf(1 - 1 / (100 * math.e))
@@ -45,12 +47,15 @@ def test_dsr_worked_example_with_annualized_trial_sharpes() -> None:
 
 
 def test_dsr_edges() -> None:
-    # one trial: SR0 = 0, the DSR is the PSR against 0
+    # one trial: no trial-Sharpe variance, so not computable (it used to fall back to the PSR; issue #9 C)
     rng = np.random.default_rng(1)
     daily = rng.normal(0.2, 1.0, 60)
-    one = dsr(daily, n_trials=1, trial_sharpes=np.array([1.3]))
-    assert one["sr0"] == 0.0 and one["deflated_sharpe"] == pytest.approx(one["psr"])
-    assert math.isnan(dsr(np.array([5.0]), n_trials=10, trial_sharpes=np.ones(3))["deflated_sharpe"])
+    one = dsr(daily, n_trials=1, trial_sharpes=np.array([1.3]), min_days=20)
+    assert math.isnan(one.values["sr0"]) and math.isnan(one.values["deflated_sharpe"])
+    assert 0.0 < one.values["psr"] <= 1.0 and set(one.reasons) == {"deflated_sharpe"}
+    single_day = dsr(np.array([5.0]), n_trials=10, trial_sharpes=np.array([1.0, 2.0, 3.0]), min_days=20)
+    assert math.isnan(single_day.values["deflated_sharpe"]) and math.isnan(single_day.values["sharpe"])
+    assert set(single_day.reasons) == {"deflated_sharpe", "psr"}
 
 
 @pytest.mark.parametrize(("n_obs", "max_splits", "expected"), [(40, 16, 16), (19, 16, 8), (33, 16, 16), (5, 16, 2),

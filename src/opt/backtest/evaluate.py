@@ -121,7 +121,7 @@ def evaluate_span(cfg: DictConfig, ds: EventDataset, ctx: MarketContext, atr: np
     metrics = trading_metrics(
         pnl=trades.pnl[filled], r_multiple=trades.r_multiple[filled],
         is_win=trades.exit_reason[filled] == int(ExitReason.TARGET), exit_day=days[exit_bar],
-        trading_days=np.unique(days[start_bar:end_bar]),
+        trading_days=np.unique(days[start_bar:end_bar]), exit_bar=exit_bar,  # drawdown in exit order
     )
     precision, coverage = precision_coverage_at(proba, y, threshold=0.8)
     metrics.update({"precision_at_80": precision, "coverage_at_80": coverage, "auc": macro_auc(proba, y),
@@ -196,7 +196,7 @@ def _combined(trades: pd.DataFrame, per_fold: dict[str, list[float]], ctx: Marke
         pnl=trades["pnl"].to_numpy(float) if len(trades) else np.empty(0),
         r_multiple=trades["r_multiple"].to_numpy(float) if len(trades) else np.empty(0),
         is_win=(trades["exit_reason"].to_numpy() == int(ExitReason.TARGET)) if len(trades) else np.empty(0, bool),
-        exit_day=days[exit_bar], trading_days=span_days)
+        exit_day=days[exit_bar], trading_days=span_days, exit_bar=exit_bar)  # drawdown in exit order
     for k in CLASSIFICATION_KEYS:
         out[k] = float(np.median(per_fold[k]))
     out["n_folds"] = float(len(per_fold["n_trades"]))

@@ -20,7 +20,7 @@ def plot_equity(trades: pd.DataFrame, path: Path, title: str = "walk-forward equ
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pnl = trades.sort_values("exit_bar")["pnl"].to_numpy(float) if len(trades) else np.zeros(1)
+    pnl = trades.sort_values("exit_bar", kind="stable")["pnl"].to_numpy(float) if len(trades) else np.zeros(1)
     equity = np.concatenate([[0.0], np.cumsum(pnl)])
     drawdown = equity - np.maximum.accumulate(equity)
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 4.5), dpi=80, sharex=True, height_ratios=[3, 1])

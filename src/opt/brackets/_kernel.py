@@ -213,12 +213,13 @@ def _heap_pop(heap: Arr, size: int) -> int:
 def may_skip(signal_bar: Arr, cfg: KernelConfig) -> bool:
     """Whether some order could arrive with all ``max_positions`` slots held.
 
-    An order placed at ``u`` frees its slot by bar ``u + span`` at the latest (market: exit by
-    ``u + 1 + max_hold``; limit: fill by ``u + expiry_bars``, exit ``max_hold`` bars later). With the
-    signal bars sorted, order ``i`` can only be skipped if the ``max_positions``-th order before it was
-    placed after ``u_i - span``.
+    An order placed at ``u`` frees its slot by bar ``u + span`` at the latest (market: fill at
+    ``u + 1``, exit by ``u + 1 + max_hold - 1``; limit: fill by ``u + expiry_bars``, exit by the close of
+    ``max_hold - 1`` bars later, the fill bar counted; DESIGN §8). With the signal bars sorted, order
+    ``i`` can only be skipped if the ``max_positions``-th order before it was placed after
+    ``u_i - span``.
     """
-    span = (cfg.expiry_bars if cfg.limit_entry else 1) + cfg.max_hold
+    span = (cfg.expiry_bars if cfg.limit_entry else 1) + cfg.max_hold - 1
     mp = cfg.max_positions
     blocked = False
     for i in range(mp, signal_bar.shape[0]):
@@ -270,7 +271,7 @@ def simulate_orders(open_: Arr, high: Arr, low: Arr, close: Arr, signal_bar: Arr
                 if skip:
                     held = _heap_push(heap, held, last_fill)
                 continue
-            last = min(f + cfg.max_hold, cfg.end - 1)
+            last = min(f + cfg.max_hold - 1, cfg.end - 1)  # the fill bar is bar 1 of max_hold
             # Fill bar: the order of prices inside it is unknown, so only the stop can be hit.
             if d > 0 and low[f] <= stop:
                 xb, xp, xr = f, min(open_[f], stop) - cfg.slip, STOP
@@ -280,11 +281,12 @@ def simulate_orders(open_: Arr, high: Arr, low: Arr, close: Arr, signal_bar: Arr
                 xb, xp, xr = _walk(open_, high, low, d, f + 1, last, stop, target, cfg.slip)
         else:
             entry = ref
-            xb, xp, xr = _walk(open_, high, low, d, f, min(f + cfg.max_hold, cfg.end - 1), stop, target,
-                               cfg.slip)  # fmt: skip
+            xb, xp, xr = _walk(open_, high, low, d, f, min(f + cfg.max_hold - 1, cfg.end - 1), stop,
+                               target, cfg.slip)  # fmt: skip
         if xr == _NO_EXIT:
+            # Time exit at the close of the max_hold-th bar in the trade, the entry bar counted (DESIGN §8).
             xp = close[xb] - d * cfg.slip
-            xr = TIME if xb == f + cfg.max_hold else END
+            xr = TIME if xb == f + cfg.max_hold - 1 else END
 
         pts = d * (xp - entry)
         money = pts * cfg.point_value * qty - 2.0 * cfg.commission * qty

@@ -39,7 +39,7 @@ class BracketParams:
         stop_buffer_ticks: ticks beyond the level (``stop_mode="level"``).
         atr_timeframe: minutes of the bars the caller's ATR is computed on (not read by the simulator).
         tp_r: take-profit distance in R (multiples of the stop distance).
-        max_hold_bars: time exit at the close of ``entry_bar + max_hold_bars``.
+        max_hold_bars: time exit at the close of ``entry_bar + max_hold_bars - 1`` (the entry bar counts).
         confidence: minimum class probability for a call to become a bracket (used by the caller).
         direction: ``"both"``, ``"long_only"`` or ``"short_only"`` (used by the caller).
         slippage_ticks: ticks lost on every market fill (market entries, stop, time and end exits).

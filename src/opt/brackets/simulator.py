@@ -31,8 +31,10 @@ Exits (first that applies; both-touch bars count the STOP; a bar opening beyond 
     * Limit fill bar: the order of prices inside it is unknown, so it is treated conservatively: only
       the stop is checked (``STOP`` if the bar's range reaches it, at min/max(open, stop) with slippage);
       the target is checked from the next bar on.
-    * Time: still open at the close of ``entry_bar + max_hold_bars`` -> ``TIME`` at that close with
-      slippage (a market order).
+    * Time: still open at the close of ``entry_bar + max_hold_bars - 1`` -> ``TIME`` at that close with
+      slippage (a market order): the trade is held exactly ``max_hold_bars`` bars, the entry bar counted
+      (a market fill at the open of bar ``f`` or a limit fill inside bar ``f`` is bar 1; DESIGN §8). With
+      ``max_hold_bars=1`` a limit fill bar is its only bar: the stop is checked there, then the close.
     * End: still open at the close of ``end_bar - 1`` -> ``END`` at that close with slippage (the
       position is flattened like a time exit). TIME wins when both fall on the same bar.
 

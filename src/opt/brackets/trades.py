@@ -23,7 +23,7 @@ class ExitReason(IntEnum):
         EXPIRED: limit order not filled within its ``expiry_bars`` bars.
         STOP: stop-loss hit (including a bar that opens beyond the stop, and a bar that touches both).
         TARGET: take-profit hit.
-        TIME: closed at the close of ``entry_bar + max_hold_bars``.
+        TIME: closed at the close of ``entry_bar + max_hold_bars - 1`` (the entry bar counts).
         END: still open at ``end_bar - 1``: closed at that bar's close.
         SKIPPED: not placed: ``max_positions`` positions / pending orders were already open.
         REJECTED: not placed: the risk is not positive (stop on the wrong side of the entry, ATR or level

@@ -23,7 +23,14 @@ from opt.metrics.overfitting import (
     probabilistic_sharpe_ratio,
     sharpe_ratio,
 )
-from opt.metrics.trading import PROFIT_FACTOR_CAP, daily_pnl, drawdown_curve, equity_curve, trading_metrics
+from opt.metrics.trading import (
+    PROFIT_FACTOR_CAP,
+    daily_pnl,
+    drawdown_curve,
+    equity_curve,
+    exit_order,
+    trading_metrics,
+)
 
 __all__ = [
     "BREAK",
@@ -45,6 +52,7 @@ __all__ = [
     "equity_curve",
     "drawdown_curve",
     "daily_pnl",
+    "exit_order",
     "trading_metrics",
     "sharpe_ratio",
     "probabilistic_sharpe_ratio",

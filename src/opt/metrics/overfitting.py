@@ -123,14 +123,19 @@ def deflated_sharpe_ratio(returns: np.ndarray, *, n_trials: int, var_trial_sr: f
     the true Sharpe ratio is above what the best of ``n_trials`` skill-less trials would show. Skewness
     and raw kurtosis are the sample (biased, :mod:`scipy.stats`) moments of ``returns``.
 
+    A variance ``var_trial_sr`` that is 0 or not finite (one trial measured, or all equal) gives no
+    ``SR0`` to deflate by: ``deflated_sharpe`` and ``sr0`` are then NaN (not computable, DESIGN §10),
+    never the PSR against 0.
+
     Args:
         returns: Per-period returns of the selected strategy, shape ``(T,)``, ``T >= 2``.
         n_trials: Number of (independent) configurations tried.
-        var_trial_sr: Variance across trials of their PER-PERIOD Sharpe ratios.
+        var_trial_sr: Variance across trials of their PER-PERIOD Sharpe ratios (> 0 to deflate).
 
     Returns:
-        ``deflated_sharpe`` (DSR, in ``[0, 1]``), ``sharpe`` (per period), ``sr0`` (per period),
-        ``psr`` (PSR against 0), ``skew``, ``kurtosis`` (raw) and ``n_obs``.
+        ``deflated_sharpe`` (DSR, in ``[0, 1]``; NaN when ``var_trial_sr`` is 0 or not finite), ``sharpe``
+        (per period), ``sr0`` (per period; NaN likewise), ``psr`` (PSR against 0), ``skew``, ``kurtosis``
+        (raw) and ``n_obs``.
     """
     returns = np.asarray(returns, dtype=np.float64)
     if returns.ndim != 1:
@@ -139,10 +144,11 @@ def deflated_sharpe_ratio(returns: np.ndarray, *, n_trials: int, var_trial_sr: f
     constant = np.ptp(returns) == 0
     skew = 0.0 if constant else float(_skew(returns))
     kurt = 3.0 if constant else float(_kurtosis(returns, fisher=False))
-    sr0 = expected_max_sharpe(n_trials, var_trial_sr)
+    deflates = math.isfinite(var_trial_sr) and var_trial_sr > 0
+    sr0 = expected_max_sharpe(n_trials, var_trial_sr) if deflates else math.nan
     n = returns.size
     return {
-        "deflated_sharpe": probabilistic_sharpe_ratio(sr, sr0, n, skew, kurt),
+        "deflated_sharpe": probabilistic_sharpe_ratio(sr, sr0, n, skew, kurt) if deflates else math.nan,
         "sharpe": sr,
         "sr0": sr0,
         "psr": probabilistic_sharpe_ratio(sr, 0.0, n, skew, kurt),

@@ -1,7 +1,9 @@
 """Stage-2 bracket metrics (DESIGN §7): PnL, hit rate, expectancy, profit factor, drawdown, Sharpe.
 
-Inputs are per-trade arrays in trade order (the order positions were closed) plus the calendar of
-trading days of the evaluated span, so that days without a trade count as zero PnL in the Sharpe ratio.
+Inputs are per-trade arrays plus the calendar of trading days of the evaluated span, so that days
+without a trade count as zero PnL in the Sharpe ratio. Equity and drawdown follow exit order (DESIGN §8):
+callers holding trades in signal order (overlapping positions with ``max_positions > 1``) pass each
+trade's exit bar and :func:`trading_metrics` reorders by it (:func:`exit_order`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import numpy as np
 
 from opt.schema import TRADING_DAYS_PER_YEAR
 
-__all__ = ["PROFIT_FACTOR_CAP", "equity_curve", "drawdown_curve", "daily_pnl", "trading_metrics"]
+__all__ = ["PROFIT_FACTOR_CAP", "equity_curve", "drawdown_curve", "daily_pnl", "exit_order", "trading_metrics"]
 
 PROFIT_FACTOR_CAP = 100.0
 """Largest reported profit factor: keeps a run with profits and (almost) no losses finite and sortable."""
@@ -40,6 +42,18 @@ def drawdown_curve(equity: np.ndarray) -> np.ndarray:
     """
     equity = np.asarray(equity, dtype=np.float64)
     return np.maximum.accumulate(equity) - equity if equity.size else equity
+
+
+def exit_order(exit_bar: np.ndarray) -> np.ndarray:
+    """Positions that put trades in exit order: by exit bar, ties in their given order (stable sort).
+
+    Args:
+        exit_bar: Exit bar of each trade, int64, shape ``(n_trades,)``.
+
+    Returns:
+        int64 indices, shape ``(n_trades,)``.
+    """
+    return np.argsort(np.asarray(exit_bar, dtype=np.int64), kind="stable")
 
 
 def daily_pnl(pnl: np.ndarray, exit_day: np.ndarray, trading_days: np.ndarray) -> np.ndarray:
@@ -97,6 +111,7 @@ def trading_metrics(
     is_win: np.ndarray,
     exit_day: np.ndarray,
     trading_days: np.ndarray,
+    exit_bar: np.ndarray | None = None,
     periods_per_year: int = TRADING_DAYS_PER_YEAR,
 ) -> dict[str, float]:
     """Bracket-trading metrics of DESIGN §7, all finite floats.
@@ -107,19 +122,22 @@ def trading_metrics(
     - ``expectancy_r``: mean of ``r_multiple`` (``0.0`` without trades).
     - ``profit_factor``: gross profit / gross loss, capped at :data:`PROFIT_FACTOR_CAP`; the cap when
       there is profit and no loss; ``0.0`` when there is no profit (including no trades).
-    - ``max_drawdown``: largest peak-to-trough fall of :func:`equity_curve` (starts at 0, so a first
-      losing trade is a drawdown), positive currency.
+    - ``max_drawdown``: largest peak-to-trough fall of :func:`equity_curve` in exit order (starts at 0,
+      so a first losing trade is a drawdown), positive currency.
     - ``sharpe``: ``sqrt(periods_per_year) * mean / std(ddof=1)`` of :func:`daily_pnl` over all trading
       days (Sharpe 1994, annualized as in Lo 2002 for iid returns); ``0.0`` with fewer than 2 days or
       constant daily PnL.
 
     Args:
-        pnl: Net PnL per trade in currency (after commission and slippage), shape ``(n_trades,)``, in
-            trade order.
+        pnl: Net PnL per trade in currency (after commission and slippage), shape ``(n_trades,)``; in
+            exit order unless ``exit_bar`` is given.
         r_multiple: Result of each trade in R (1R = initial stop distance), shape ``(n_trades,)``.
         is_win: Whether each trade hit take-profit, bool, shape ``(n_trades,)``.
         exit_day: Trading day of each exit, int64, shape ``(n_trades,)``.
         trading_days: All trading days of the evaluated span, int64 (duplicates allowed).
+        exit_bar: Exit bar of each trade, int64, shape ``(n_trades,)``: the equity curve (and so
+            ``max_drawdown``) takes the trades by exit bar, ties in the given order, as
+            :func:`opt.backtest.report.plot_equity` draws it. None: ``pnl`` is already in exit order.
         periods_per_year: Trading days per year for the annualization
             (:data:`opt.schema.TRADING_DAYS_PER_YEAR`).
 
@@ -133,6 +151,12 @@ def trading_metrics(
         raise ValueError(
             f"pnl, r_multiple, is_win shapes differ: {pnl.shape}, {r_multiple.shape}, {is_win.shape}"
         )
+    in_exit_order = pnl
+    if exit_bar is not None:
+        exit_bar = np.asarray(exit_bar, dtype=np.int64)
+        if exit_bar.shape != pnl.shape:
+            raise ValueError(f"exit_bar must have the shape of pnl {pnl.shape}, got {exit_bar.shape}")
+        in_exit_order = pnl[exit_order(exit_bar)]
     n = pnl.size
     return {
         "net_pnl": float(pnl.sum()),
@@ -140,6 +164,6 @@ def trading_metrics(
         "win_rate": float(is_win.mean()) if n else 0.0,
         "expectancy_r": float(r_multiple.mean()) if n else 0.0,
         "profit_factor": _profit_factor(pnl),
-        "max_drawdown": float(drawdown_curve(equity_curve(pnl)).max()),
+        "max_drawdown": float(drawdown_curve(equity_curve(in_exit_order)).max()),
         "sharpe": _annualized_sharpe(daily_pnl(pnl, exit_day, trading_days), periods_per_year),
     }

@@ -16,14 +16,18 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from opt.errors import ConfigError
-from opt.models.base import CLASS_NAMES, N_CLASSES, Classifier, ModelData, ReportFn
+from opt.models.base import CLASS_NAMES, N_CLASSES, Capacity, Classifier, ModelData, ReportFn
 from opt.models.device import resolve_device
+from opt.models.ensemble import AveragedClassifier
 from opt.models.knn_blend import KNNBlend
 from opt.models.windows import extract_windows, parse_timeframes
 from opt.models.xgb import XGBoostClassifier
 
 __all__ = [
     "CLASS_NAMES",
+    "AveragedClassifier",
+    "Capacity",
+    "trained_capacity",
     "N_CLASSES",
     "Classifier",
     "KNNBlend",
@@ -86,6 +90,19 @@ def make_model(model_cfg: Mapping[str, Any], *, seed: int) -> Classifier:
     if alpha > 0:
         model = KNNBlend(model, alpha=alpha, k=int(blend["k"]))
     return model
+
+
+def trained_capacity(model: Classifier) -> Capacity | None:
+    """How much ``model`` trained (:class:`Capacity`: XGBoost rounds kept, CNN epochs kept), looking
+    through a :class:`KNNBlend`; None for a model that does not say (e.g. an :class:`AveragedClassifier`).
+
+    Raises:
+        RuntimeError: the model is not fitted.
+    """
+    if isinstance(model, KNNBlend):
+        return trained_capacity(model.base)
+    report = getattr(model, "trained_capacity", None)
+    return report() if callable(report) else None
 
 
 def feature_importance(model: Classifier) -> dict[str, float] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -19,6 +19,7 @@ __all__ = [
     "N_CLASSES",
     "CLASS_NAMES",
     "ReportFn",
+    "Capacity",
     "ModelData",
     "Classifier",
     "check_labels",
@@ -27,6 +28,15 @@ __all__ = [
 
 N_CLASSES = 3
 CLASS_NAMES: tuple[str, ...] = ("BREAK", "BOUNCE", "CHOP")
+
+class Capacity(NamedTuple):
+    """How much a fitted model trained: ``value`` of config key ``key`` (``n_estimators``: boosting rounds;
+    ``epochs``: epochs), in ``unit`` (``rounds`` or ``epochs``)."""
+
+    key: str
+    unit: str
+    value: int
+
 
 ReportFn = Callable[[int, float], None]
 """``report(step, value)``: an intermediate validation value (higher is better); may raise."""

@@ -28,6 +28,7 @@ from torch import nn
 from opt.config_rules import cfg_value
 from opt.models.base import (
     N_CLASSES,
+    Capacity,
     ModelData,
     ReportFn,
     check_labels,
@@ -165,6 +166,7 @@ class CNNClassifier:
         self.net: _Net | None = None
         self.device: str | None = None
         self.history: list[float] = []  # validation loss per epoch
+        self.best_epoch = 0  # the epoch whose weights the net keeps (set by fit)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], *, seed: int) -> CNNClassifier:
@@ -239,6 +241,7 @@ class CNNClassifier:
         generator = torch.Generator().manual_seed(self.seed)
         x, y = x.to(device), y.to(device)
         best_loss, best_state, stale = float("inf"), None, 0
+        self.best_epoch = p.epochs  # without a validation set every epoch is kept
         for epoch in range(1, p.epochs + 1):
             net.train()
             order = torch.randperm(len(x), generator=generator).to(device)
@@ -259,6 +262,7 @@ class CNNClassifier:
             self.history.append(val_loss)
             if val_loss < best_loss:
                 best_loss, best_state, stale = val_loss, copy.deepcopy(net.state_dict()), 0
+                self.best_epoch = epoch
             else:
                 stale += 1
             if report is not None:
@@ -280,6 +284,16 @@ class CNNClassifier:
 
     def _loss(self, net: _Net, loss_fn: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         return float(loss_fn(self._logits(net, x), y.to(str(self.device))).item())
+
+    def trained_capacity(self) -> Capacity:
+        """The epochs the fitted net kept: the best validation epoch (all epochs without validation).
+
+        Raises:
+            RuntimeError: if called before :meth:`fit`.
+        """
+        if self.net is None:
+            raise RuntimeError("CNNClassifier.trained_capacity called before fit()")
+        return Capacity(key="epochs", unit="epochs", value=int(self.best_epoch))
 
     def predict_proba(self, data: ModelData) -> np.ndarray:
         """Return ``(n_events, 3)`` float64 softmax probabilities.

@@ -42,8 +42,12 @@ def model_input(ds: EventDataset, ctx: MarketContext, idx: np.ndarray) -> ModelD
 
 
 def fit_model(cfg: DictConfig, ds: EventDataset, ctx: MarketContext, train: np.ndarray, *,
-              report: ReportFn | None = None) -> Classifier:
+              report: ReportFn | None = None, early_stopping: bool = True) -> Classifier:
     """Fit the ``model`` config group's classifier on events ``train``, early-stopping on an inner split.
+
+    With ``early_stopping=False`` the model is fitted on all of ``train`` with no validation part, so it
+    trains its full configured capacity (``n_estimators`` rounds, ``epochs`` epochs): the retrain of
+    ``promote.retrain=folds`` sets that capacity to the walk-forward folds' median.
 
     Args:
         cfg: the trial or promoted config (``model`` group, ``search.seed``).
@@ -51,6 +55,7 @@ def fit_model(cfg: DictConfig, ds: EventDataset, ctx: MarketContext, train: np.n
         ctx: the market context the events come from.
         train: int64 positions in ``ds`` of the training events, chronological.
         report: ``report(step, value)`` for intermediate validation values (pruning), or None.
+        early_stopping: hold out the purged inner validation tail and stop on it (the search's fit).
 
     Returns:
         The fitted classifier (a :class:`opt.models.KNNBlend` when ``model.knn_blend.alpha > 0``).
@@ -58,11 +63,13 @@ def fit_model(cfg: DictConfig, ds: EventDataset, ctx: MarketContext, train: np.n
     Raises:
         ConfigError: a bad ``model`` config.
     """
+    y = ds.y
+    model = make_model(cfg.model, seed=int(cfg.search.seed))
+    if not early_stopping:
+        return model.fit(model_input(ds, ctx, train), y[train])
     bar = ds.events["bar"].to_numpy(np.int64)
     label_end = ds.events["label_end_bar"].to_numpy(np.int64)
     fit, valid = inner_validation(train, bar, label_end)
-    y = ds.y
-    model = make_model(cfg.model, seed=int(cfg.search.seed))
     model.fit(model_input(ds, ctx, fit), y[fit], valid=model_input(ds, ctx, valid), y_valid=y[valid],
               report=report)
     return model

@@ -13,6 +13,7 @@ from opt.config_rules import cfg_value
 from opt.errors import ConfigError
 from opt.models.base import (
     N_CLASSES,
+    Capacity,
     ModelData,
     ReportFn,
     check_labels,
@@ -213,6 +214,16 @@ class XGBoostClassifier:
         )
         self.feature_names = train.feature_names
         return self
+
+    def trained_capacity(self) -> Capacity:
+        """The boosting rounds the fitted model uses: the best iteration + 1 (all rounds without early stopping).
+
+        Raises:
+            RuntimeError: if called before :meth:`fit`.
+        """
+        if self.best_iteration is None:
+            raise RuntimeError("XGBoostClassifier.trained_capacity called before fit()")
+        return Capacity(key="n_estimators", unit="rounds", value=int(self.best_iteration) + 1)
 
     def predict_proba(self, data: ModelData) -> np.ndarray:
         """Return ``(n_events, 3)`` float64 probabilities from the best iteration.

@@ -34,13 +34,18 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from opt.backtest.report import plot_equity
+from opt.config_rules import cfg_value
+from opt.errors import ConfigError
 from opt.promote import study as st
+from opt.promote.degenerate import degenerate_gates, degenerate_metrics
 from opt.promote.gates import Gate, check_gates, describe_failures
 from opt.promote.guards import dsr, pbo, trial_daily_pnl
 from opt.promote.policy import SignalPolicy
+from opt.promote.replay import ReplayResult, replay_test_part
 from opt.promote.retrain import Retrained, retrain, walk_forward_days
 from opt.promote.sensitivity import bracket_sensitivity, plateau_score
 from opt.schema import RunTag, TrialAttr
+from opt.secrets import mask_url
 from opt.studies import ranked_trials
 from opt.tracking import Tracker
 from opt.tracking.artifacts import write_config
@@ -65,14 +70,24 @@ def _mapping(node: Any) -> dict[str, Any]:
 
 
 def model_name(cfg: DictConfig) -> str:
-    """``promote.model_name``, default ``opt-<instrument>-<study>``."""
-    return str(cfg.promote.model_name or f"opt-{cfg.instrument.symbol}-{cfg.search.study_name}")
+    """``promote.model_name``; by default the study name when it already starts with ``opt-<instrument>``
+    (the default study name ``opt-${instrument.symbol}-${data.source}``: ``opt-ES-csv``, not
+    ``opt-ES-opt-ES-csv``), else ``opt-<instrument>-<study>``."""
+    if cfg.promote.model_name:
+        return str(cfg.promote.model_name)
+    prefix, study = f"opt-{cfg.instrument.symbol}", str(cfg.search.study_name)
+    return study if study == prefix or study.startswith(f"{prefix}-") else f"{prefix}-{study}"
 
 
 def _guards(cfg: DictConfig, r: Retrained, studies: st.Studies, trial: Any, client: Any) -> tuple[
-        dict[str, float], pd.DataFrame]:
-    """DSR (walk-forward and test) and PBO metrics; the top-K daily PnL matrix (days x trials)."""
+        dict[str, float], pd.DataFrame, dict[str, str]]:
+    """DSR (walk-forward and test) and PBO metrics; the top-K daily PnL matrix (days x trials); why each
+    DSR/PSR metric that is NaN is not computable."""
     pc = cfg.promote
+    min_days = cfg_value(pc.dsr, "min_days", where="promote.dsr")
+    if isinstance(min_days, bool) or not isinstance(min_days, int) or min_days < 2:
+        raise ConfigError(f"promote.dsr.min_days={min_days!r} breaks the rule: an integer >= 2 (daily observations "
+                          "for DSR and PSR)")
     day_of_bar = r.ctx.calendar.trading_day
     days = walk_forward_days(r)
     n_trials = st.n_trials_run(studies, count_stage1=bool(pc.dsr.count_stage1))
@@ -86,9 +101,11 @@ def _guards(cfg: DictConfig, r: Retrained, studies: st.Studies, trial: Any, clie
     if selected is None:
         trades = st.trial_trades(client, trial.user_attrs[TrialAttr.MLFLOW_RUN_ID])
         selected = trial_daily_pnl(trades, day_of_bar, days) if trades is not None else np.zeros(0)
-    wf = dsr(selected, n_trials=n_trials, trial_sharpes=sharpes)
+    wf_dsr = dsr(selected, n_trials=n_trials, trial_sharpes=sharpes, min_days=min_days)
     test_daily = trial_daily_pnl(r.result.trades, day_of_bar, r.test_days)
-    test = dsr(test_daily, n_trials=n_trials, trial_sharpes=sharpes)
+    test_dsr = dsr(test_daily, n_trials=n_trials, trial_sharpes=sharpes, min_days=min_days)
+    wf, test = wf_dsr.values, test_dsr.values
+    reasons = {**wf_dsr.reasons, **{f"test_{k}": why for k, why in test_dsr.reasons.items()}}
     matrix = pd.DataFrame(columns, index=pd.Index(days, name="trading_day"))
     metrics = {
         "deflated_sharpe": wf["deflated_sharpe"], "psr": wf["psr"], "dsr_sharpe_per_day": wf["sharpe"],
@@ -98,7 +115,7 @@ def _guards(cfg: DictConfig, r: Retrained, studies: st.Studies, trial: Any, clie
         "test_sharpe_per_day": test["sharpe"], "test_days": test["n_obs"],
         **pbo(matrix.to_numpy(), max_splits=int(pc.pbo.n_splits)),
     }
-    return metrics, matrix
+    return metrics, matrix, reasons
 
 
 def _lineage(cfg: DictConfig, r: Retrained, studies: st.Studies, trial: Any, client: Any) -> dict[str, str]:
@@ -159,12 +176,22 @@ def promote_command(cfg: DictConfig) -> int:
     r = retrain(pcfg, expected_fingerprint=st.data_fingerprint_of(tracker.client, run2))
     metrics: dict[str, float] = {k: float(v) for k, v in r.result.metrics.items()}
     metrics.update({"n_train_events": float(len(r.train)), "n_test_events": float(len(r.test))})
-    guards, matrix = _guards(pcfg, r, studies, trial, tracker.client)
+    guards, matrix, not_computable = _guards(pcfg, r, studies, trial, tracker.client)
     metrics.update(guards)
     sensitivity = bracket_sensitivity(pcfg, r.ds, r.ctx, r.result.proba, r.test, r.test_start, trial.distributions,
                                       float_step=float(pc.sensitivity.float_step))
     metrics.update(plateau_score(sensitivity, metrics["net_pnl"], keep_share=float(pc.sensitivity.keep_share)))
-    gates = check_gates(_mapping(pc.gates), metrics)
+    metrics.update(degenerate_metrics(r))
+    policy = SignalPolicy(cfg={**_mapping(OmegaConf.masked_copy(pcfg, list(POLICY_SECTIONS))),
+                               "data": {"tz": pcfg.data.tz}}, model=r.model)
+    replay = _replay(pc, policy, r)
+    if replay is not None:
+        metrics.update({"replay_bars": float(replay.n_bars), "replay_calls": float(replay.n_calls),
+                        "replay_signals_live": float(replay.n_signals_live),
+                        "replay_signals_batch": float(replay.n_signals_batch)})
+    gates = check_gates(_mapping(pc.gates), metrics, reasons=not_computable) + degenerate_gates(pcfg, r, metrics)
+    if replay is not None:
+        gates.append(_replay_gate(replay))
     failed = [g.name for g in gates if not g.passed]
     lineage = _lineage(pcfg, r, studies, trial, tracker.client)
     name, forced = model_name(cfg), bool(pc.force) and bool(failed)
@@ -172,12 +199,14 @@ def promote_command(cfg: DictConfig) -> int:
                                tags={RunTag.ROLE: "promote", **lineage})
     status = "FAILED"
     try:
-        tracker.log(run_id, params={**trial.user_attrs.get(TrialAttr.CONFIG_PARAMS, {}),
+        tracker.log(run_id, params={**trial.user_attrs.get(TrialAttr.CONFIG_PARAMS, {}), "promote.retrain": r.mode,
+                                    "promote.fold_capacities": ",".join(map(str, r.fold_capacities)),
                                     **{f"promote.gates.{g.name}": g.threshold for g in gates}},
                     metrics={k: v for k, v in metrics.items() if math.isfinite(v)},
                     tags={"opt.failed_gates": ",".join(failed), "opt.forced": str(forced).lower(),
                           "opt.gates": "; ".join(g.describe() for g in gates)})
-        report = {"metrics": metrics, "gates": [asdict(g) for g in gates], "lineage": lineage, "model_name": name}
+        report = {"metrics": metrics, "gates": [asdict(g) for g in gates], "not_computable": not_computable,
+                  "lineage": lineage, "model_name": name}
         with tempfile.TemporaryDirectory(prefix="opt-promote-") as tmp:
             _write_artifacts(Path(tmp), r, sensitivity, matrix, report)
             tracker.log_artifacts(run_id, tmp)
@@ -187,19 +216,35 @@ def promote_command(cfg: DictConfig) -> int:
                   f"(promote.force=true registers anyway); MLflow run {run_id}", file=sys.stderr)
             status = "FINISHED"
             return GATES_FAILED_EXIT_CODE
-        policy = SignalPolicy(cfg={**_mapping(OmegaConf.masked_copy(pcfg, list(POLICY_SECTIONS))),
-                                   "data": {"tz": pcfg.data.tz}}, model=r.model)
         version = _register(policy, run_id, name, str(pc.alias), lineage, forced, failed, gates)
         tracker.log(run_id, tags={"opt.registered_model": name, "opt.model_version": version})
         if forced:
             print(f"opt: promote.force=true: registered despite failed gate(s): {describe_failures(gates)}",
                   file=sys.stderr)
         print(f"registered {name} version {version} as @{pc.alias}: "
-              f"mlflow.pyfunc.load_model('models:/{name}@{pc.alias}') (tracking URI {tracker.uri})")
+              f"mlflow.pyfunc.load_model('models:/{name}@{pc.alias}') (tracking URI {mask_url(tracker.uri)})")
         status = "FINISHED"
         return 0
     finally:
         tracker.end_run(run_id, status)
+
+
+def _replay(pc: DictConfig, policy: SignalPolicy, r: Retrained) -> ReplayResult | None:
+    """Replay the test part bar by bar through the policy to register (``promote.replay``), or None when off."""
+    if not pc.replay.enabled:
+        return None
+    result = replay_test_part(policy, r.ctx.bars, r.test_start, r.result, chunk_bars=int(pc.replay.chunk_bars))
+    log.info("promote: %s", result.describe())
+    return result
+
+
+def _replay_gate(replay: ReplayResult) -> Gate:
+    """The live-equals-backtest check as a gate: passes when the replay found no difference."""
+    d = replay.first_difference
+    reason = "" if d is None else (f"live differs from the backtest first at bar {d.get('bar')} ({d.get('timestamp')}): "
+                                   f"{d.get('check', '')} {d.get('what', '')}".strip())
+    return Gate(name="replay.live_equals_backtest", metric="replay_differences", op="<=", threshold=0.0,
+                value=0.0 if d is None else 1.0, passed=d is None, reason=reason)
 
 
 def _register(policy: SignalPolicy, run_id: str, name: str, alias: str, lineage: dict[str, str], forced: bool,

@@ -3,8 +3,9 @@
 A gate is a config key ``min_<metric>`` (passes when the metric is >= the threshold) or
 ``max_<metric>`` (passes when <=); ``null`` switches it off. ``<metric>`` names a promote metric
 (``net_pnl``, ``precision_at_80``, ``deflated_sharpe``, ``pbo``, ``plateau_score``, ...);
-``min_trades`` reads ``n_trades``. A metric that could not be computed (NaN, e.g. PBO with one trial)
-fails its gate: a guard that cannot be checked does not pass.
+``min_trades`` reads ``n_trades``. A metric that could not be computed (NaN, e.g. PBO with one trial, a
+deflated Sharpe ratio without a trial-Sharpe variance) fails its gate with the reason
+``not computable: <why>``: a guard that cannot be checked does not pass.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Gate:
         threshold: the configured value.
         value: the metric's value (NaN when not computable).
         passed: whether the value satisfies the threshold.
+        reason: why it failed when the value is NaN, ``not computable: <why>``; empty otherwise.
     """
 
     name: str
@@ -38,12 +40,15 @@ class Gate:
     threshold: float
     value: float
     passed: bool
+    reason: str = ""
 
     def describe(self) -> str:
-        """E.g. ``max_pbo: pbo=0.625 > 0.5``."""
-        shown = "not computable" if math.isnan(self.value) else f"{self.value:.4g}"
+        """E.g. ``max_pbo: pbo=0.625 > 0.5``, ``min_psr: psr=not computable: <why> (needs >= 0.5)``."""
+        if math.isnan(self.value):
+            return f"{self.name}: {self.metric}={self.reason} (needs {self.op} {self.threshold:g})"
         bad = {">=": "<", "<=": ">"}[self.op]
-        return f"{self.name}: {self.metric}={shown} {self.op if self.passed else bad} {self.threshold:g}"
+        why = f" ({self.reason})" if self.reason and not self.passed else ""
+        return f"{self.name}: {self.metric}={self.value:.4g} {self.op if self.passed else bad} {self.threshold:g}{why}"
 
 
 def _metric_of(name: str, metrics: Mapping[str, float]) -> str:
@@ -55,12 +60,15 @@ def _metric_of(name: str, metrics: Mapping[str, float]) -> str:
                       f"{', '.join(sorted(metrics))}")
 
 
-def check_gates(gates: Mapping[str, Any] | None, metrics: Mapping[str, float]) -> list[Gate]:
+def check_gates(gates: Mapping[str, Any] | None, metrics: Mapping[str, float],
+                reasons: Mapping[str, str] | None = None) -> list[Gate]:
     """Check every enabled gate of ``gates`` against ``metrics``.
 
     Args:
         gates: ``promote.gates``: ``{min_<metric> | max_<metric>: threshold | null}``.
         metrics: the promote metrics by name.
+        reasons: why a metric is NaN (not computable), by metric name; a NaN metric without one is
+            reported as having no value.
 
     Returns:
         The enabled gates in config order, checked.
@@ -79,7 +87,9 @@ def check_gates(gates: Mapping[str, Any] | None, metrics: Mapping[str, float]) -
         metric = _metric_of(name, metrics)
         value, op = float(metrics[metric]), (">=" if name.startswith("min_") else "<=")
         passed = not math.isnan(value) and (value >= threshold if op == ">=" else value <= threshold)
-        out.append(Gate(name=name, metric=metric, op=op, threshold=float(threshold), value=value, passed=passed))
+        why = (reasons or {}).get(metric) or "no value (NaN)"
+        out.append(Gate(name=name, metric=metric, op=op, threshold=float(threshold), value=value, passed=passed,
+                        reason=f"not computable: {why}" if math.isnan(value) else ""))
     return out
 
 

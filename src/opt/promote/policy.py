@@ -6,7 +6,7 @@ signal, using those bars only: the market context and the events are built from 
 (:func:`opt.dataset.build_context`, :func:`opt.dataset.build_event_dataset` with
 ``keep_unlabelled=True``, so a touch on the last bar still gives a signal), the classifier scores
 every touch, and :func:`opt.backtest.calls_to_orders` keeps the confident BREAK/BOUNCE
-calls (DESIGN §8). Everything is causal, so the signals up to bar t do not change when later bars are
+calls, one order per bar and direction, deduplicated as the backtest does (DESIGN §8). Everything is causal, so the signals up to bar t do not change when later bars are
 added or removed.
 
 Prices are the bracket simulator's own (:func:`opt.backtest.order_prices`, which runs the kernel
@@ -18,7 +18,8 @@ as the simulator does. The stop is ``stop_atr x ATR`` (of ``atr_timeframe``-minu
 entry, or ``stop_buffer_ticks`` beyond the level, and the take-profit ``tp_r`` x risk, both rounded
 away from the entry.
 
-Every confident call is a signal: ``bracket.max_positions`` (the simulator's limit on open positions)
+Every confident call is a signal (touches of several levels on one bar in one direction are one):
+``bracket.max_positions`` (the simulator's limit on open positions)
 is left to the executor, which knows its open positions. ``expiry`` counts minutes, not bars, so
 with gaps in the data it ends sooner than ``expiry_bars`` traded bars would.
 """
@@ -67,12 +68,13 @@ class SignalPolicy:
         """The checked bracket and instrument parameters."""
         return BracketParams.from_config(self.cfg["bracket"], self.cfg["instrument"])
 
-    def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
+    def signals(self, bars: pd.DataFrame, tz: str | None = None) -> pd.DataFrame:
         """Turn 1-minute bars into bracket orders, one row per signal (see the module docstring).
 
         Args:
-            bars: ``timestamp`` (tz-aware, or naive in ``data.tz``), ``open``, ``high``, ``low``,
+            bars: ``timestamp`` (tz-aware, or naive in ``tz``), ``open``, ``high``, ``low``,
                 ``close`` (points), ``volume`` (contracts); one row per traded minute, ascending.
+            tz: IANA time zone of naive timestamps; ``None``: the policy's ``data.tz``.
 
         Returns:
             Columns :data:`SIGNAL_COLUMNS`: ``timestamp`` (UTC open time of the touch bar; the order is
@@ -85,8 +87,9 @@ class SignalPolicy:
 
         Raises:
             DataError: bars that break a rule of DESIGN §3 (the message names the row and the rule).
+            ConfigError: ``tz`` (or ``data.tz``) is not a known time zone name.
         """
-        frame = validate_bars(pd.DataFrame(bars), source="predict input", tz=self.cfg["data"].get("tz"))
+        frame = validate_bars(pd.DataFrame(bars), source="predict input", tz=tz or self.cfg["data"].get("tz"))
         ctx = build_context(frame, self.cfg)
         ds = build_event_dataset(ctx, self.cfg, keep_unlabelled=True)
         if len(ds) == 0:

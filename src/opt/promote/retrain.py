@@ -9,9 +9,18 @@ Learning*, 2018, ch. 7):
 - train: events whose label window ends before the test part (``label_end_bar < h``);
 - test: events with ``bar >= h + e`` (their label windows end inside the data).
 
-The model is fitted with :func:`opt.models.fitting.fit_model` (the stage-2 fit, inner validation
-for early stopping) and the test part is scored, traded and measured with
-:func:`opt.backtest.evaluate_span`, trades allowed until the last bar.
+The champion is trained the way the walk-forward validated it (``promote.retrain``):
+
+- ``folds`` (default): the walk-forward folds are refitted exactly as the stage-2 trial fitted them
+  (inner validation, early stopping); the champion is fitted on the whole search part with the median
+  of the folds' trained capacity (XGBoost: boosting rounds kept; CNN: best epochs) and no new
+  early-stopping tail. A new tail can be dominated by a handful of events (on ES, XGBoost stopped after
+  one tree while the folds kept 10-142 rounds).
+- ``ensemble``: the fold models themselves, their probabilities averaged.
+- ``early_stopping``: one fit on the search part with a new inner validation tail (the old behaviour).
+
+The test part is scored, traded and measured with :func:`opt.backtest.evaluate_span`, trades allowed
+until the last bar.
 """
 
 from __future__ import annotations
@@ -20,20 +29,23 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from opt.backtest import SpanResult, atr_on, evaluate_span
 from opt.backtest.evaluate import MIN_FOLD_TRAIN_EVENTS
 from opt.data import data_fingerprint, load_bars_from_config
 from opt.dataset import EventDataset, MarketContext, build_context, build_event_dataset
-from opt.errors import StageError
-from opt.evaluation import holdout_split, walk_forward_folds
-from opt.models import Classifier
+from opt.errors import ConfigError, StageError
+from opt.evaluation import Fold, holdout_split, walk_forward_folds
+from opt.models import AveragedClassifier, Capacity, Classifier, trained_capacity
 from opt.models.fitting import fit_model
 
 __all__ = ["MIN_TRAIN_EVENTS", "Retrained", "retrain", "walk_forward_days"]
 
 log = logging.getLogger(__name__)
+
+RETRAIN_MODES = ("folds", "ensemble", "early_stopping")
+"""``promote.retrain`` choices (module docstring)."""
 
 MIN_TRAIN_EVENTS = MIN_FOLD_TRAIN_EVENTS
 """Fewest training events (the stage-2 walk-forward skips folds with fewer)."""
@@ -54,6 +66,9 @@ class Retrained:
         test_start: first bar of the test part.
         fingerprint: :func:`opt.data.data_fingerprint` of all bars.
         result: metrics, trades and probabilities of the test part.
+        mode: ``promote.retrain``.
+        capacity: what the champion trained (None for the fold ensemble).
+        fold_capacities: what each walk-forward fold model trained (rounds or epochs), in fold order.
     """
 
     cfg: DictConfig
@@ -66,6 +81,9 @@ class Retrained:
     test_start: int
     fingerprint: str
     result: SpanResult
+    mode: str = "early_stopping"
+    capacity: Capacity | None = None
+    fold_capacities: tuple[int, ...] = ()
 
     @property
     def test_days(self) -> np.ndarray:
@@ -106,11 +124,46 @@ def retrain(cfg: DictConfig, *, expected_fingerprint: str | None = None) -> Retr
                          "too little data to promote on")
     log.info("promote: %d bars, test part from bar %d (%s); %d training and %d test events", ctx.n_bars,
              test_start, bars["timestamp"].iloc[test_start], len(train), len(test))
-    model = fit_model(cfg, ds, ctx, train)
+    mode = str(cfg.promote.retrain)
+    if mode not in RETRAIN_MODES:
+        raise ConfigError(f"promote.retrain={mode!r} is not one of {list(RETRAIN_MODES)}")
+    fold_models: list[Classifier] = []
+    if mode in ("folds", "ensemble"):
+        fold_models = [fit_model(cfg, ds, ctx, f.train) for f in _search_folds(cfg, ds, test_start)
+                       if len(f.train) >= MIN_TRAIN_EVENTS]
+        if not fold_models:
+            raise StageError(f"no walk-forward fold has {MIN_TRAIN_EVENTS} training events to retrain like")
+    capacities = tuple(c.value for c in (trained_capacity(m) for m in fold_models) if c is not None)
+    if mode == "ensemble":
+        model: Classifier = AveragedClassifier(fold_models)
+    elif mode == "folds" and capacities:
+        key = trained_capacity(fold_models[0])
+        assert key is not None
+        n = max(1, int(round(float(np.median(capacities)))))
+        sized = cfg.copy()
+        OmegaConf.update(sized, f"model.{key.key}", n, merge=False)
+        model = fit_model(sized, ds, ctx, train, early_stopping=False)
+        log.info("promote: retrained with the folds' median capacity: %d %s (folds: %s)", n, key.unit,
+                 ", ".join(map(str, capacities)))
+    else:
+        model = fit_model(cfg, ds, ctx, train)
     atr = atr_on({}, ctx, int(cfg.bracket.atr_timeframe), int(cfg.levels.atr_period))
     result = evaluate_span(cfg, ds, ctx, atr, model, test, test_start, ctx.n_bars)
     return Retrained(cfg=cfg, ctx=ctx, ds=ds, model=model, atr=atr, train=train, test=test, test_start=test_start,
-                     fingerprint=fingerprint, result=result)
+                     fingerprint=fingerprint, result=result, mode=mode, capacity=trained_capacity(model),
+                     fold_capacities=capacities)
+
+
+def _search_folds(cfg: DictConfig, ds: EventDataset, test_start: int) -> list[Fold]:
+    """The stage-2 walk-forward folds of the search-part events (``label_end_bar < test_start``)."""
+    search = ds.events["label_end_bar"].to_numpy(np.int64) < test_start
+    positions = np.flatnonzero(search)
+    folds = walk_forward_folds(
+        ds.events["bar"].to_numpy(np.int64)[search], ds.events["label_end_bar"].to_numpy(np.int64)[search],
+        test_start, n_folds=int(cfg.split.n_folds), min_train_fraction=float(cfg.split.min_train_fraction),
+        embargo_bars=int(cfg.split.embargo_bars))
+    return [Fold(index=f.index, train=positions[f.train], eval=positions[f.eval], eval_start_bar=f.eval_start_bar,
+                 eval_end_bar=f.eval_end_bar) for f in folds]
 
 
 def walk_forward_days(r: Retrained) -> np.ndarray:
