@@ -21,12 +21,13 @@ from collections.abc import Callable
 from importlib import import_module
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from opt.config_rules import check_config
 from opt.errors import USER_ERROR_EXIT_CODE, OptError
 from opt.paths import conf_dir
+from opt.secrets import apply_telemetry
 
 __all__ = ["main", "COMMANDS", "normalize_overrides"]
 
@@ -70,6 +71,49 @@ def normalize_overrides(args: list[str]) -> list[str]:
     return [_NESTED_GROUP.sub(r"\1/\2=\3", a) for a in out]
 
 
+def added_keys(overrides: list[str], cfg: DictConfig) -> list[str]:
+    """The ``+key=value`` overrides that add a key opt does not read (``+stage=N`` and other groups excepted).
+
+    Hydra suggests ``+search.ntrials=5`` for a typo of ``search.n_trials=5``; that would run with the
+    default target, so such additions are refused instead.
+    """
+    groups = {str(p.relative_to(conf_dir())) for p in conf_dir().rglob("*") if p.is_dir()}
+    out = []
+    for override in overrides:
+        if not override.startswith("+") or override.startswith("++"):
+            continue
+        key = override[1:].split("=", 1)[0]
+        if key not in groups:
+            out.append(key)
+    return out
+
+
+def _suggest(key: str, cfg: DictConfig) -> str:
+    import difflib
+
+    def leaves(node: object, prefix: str = "") -> list[str]:
+        if isinstance(node, dict):
+            return [k for name, v in node.items() for k in leaves(v, f"{prefix}{name}.")]
+        return [prefix.rstrip(".")]
+
+    known = [k for k in leaves(OmegaConf.to_container(cfg, resolve=False)) if k != key]
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _refusing_added_keys(task: Callable[[DictConfig], int | None]) -> Callable[[DictConfig], int | None]:
+    def run(cfg: DictConfig) -> int | None:
+        from hydra.core.hydra_config import HydraConfig
+
+        overrides = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+        for key in added_keys(overrides, cfg):
+            raise OptError(f"+{key}=...: opt has no config key '{key}'{_suggest(key, cfg)}; unknown keys are "
+                           "refused so that a typo cannot silently run with the default")
+        return task(cfg)
+
+    return run
+
+
 def _load(target: str) -> Callable[[DictConfig], int | None]:
     module, func = target.split(":")
     return getattr(import_module(module), func)
@@ -81,12 +125,14 @@ def _user_error(message: str) -> None:
 
 
 def _guarded(task: Callable[[DictConfig], int | None], cfg: DictConfig) -> None:
-    """Run ``task`` and turn user errors into a message and exit status 2 (no traceback)."""
+    """Run ``task`` and turn user errors, and a full disk, into a message and exit status 2 (no traceback)."""
     try:
         check_config(cfg)
         code = task(cfg)
     except OptError as exc:
-        _user_error(str(exc))
+        from opt.stores import disk_full_message
+
+        _user_error(disk_full_message(exc, cfg) or str(exc))
     except OmegaConfBaseException as exc:
         # e.g. data.path=??? (MissingMandatoryValue) or a bad interpolation: a config mistake
         key = getattr(exc, "full_key", None)
@@ -94,6 +140,14 @@ def _guarded(task: Callable[[DictConfig], int | None], cfg: DictConfig) -> None:
     except KeyboardInterrupt:
         print("opt: interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as exc:
+        # a full disk (ENOSPC, SQLite's "database or disk is full"): one line naming the place, no traceback
+        from opt.stores import disk_full_message
+
+        message = disk_full_message(exc, cfg)
+        if message is None:
+            raise
+        _user_error(message)
     if code:
         sys.exit(int(code))
 
@@ -116,7 +170,8 @@ def main(argv: list[str] | None = None) -> None:
 
     @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
     def _app(cfg: DictConfig) -> None:
-        _guarded(task, cfg)
+        apply_telemetry(bool(OmegaConf.select(cfg, "tracking.telemetry")))
+        _guarded(_refusing_added_keys(task), cfg)
 
     sys.argv = [f"opt-{command}", *normalize_overrides(rest)]
     _app()

@@ -18,6 +18,7 @@ default, and a missing key is a :class:`~opt.errors.ConfigError` naming it.
 from __future__ import annotations
 
 import math
+import re
 import zoneinfo
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -119,6 +120,8 @@ RULES: dict[str, Rule] = {
     "search.min_events_per_day": Rule(float, _ge(0), ">= 0"),
     "search.max_events_per_day": Rule(float, _gt(0), "> 0"),
     "search.workers": Rule(int, _ge(1), ">= 1"),
+    "search.grace_period": Rule(int, _ge(0), ">= 0 seconds"),
+    "search.heartbeat_interval": Rule(int, _ge(1), ">= 1 second (or null = no heartbeat)"),
     "search.max_consecutive_failures": Rule(int, _ge(0), ">= 0 (0 = never stop)"),
     "search.threads_per_worker": Rule(int, _ge(1), ">= 1 (or null = cores // workers)"),
     "search.worker_index": Rule(int, _ge(0), ">= 0"),
@@ -127,6 +130,9 @@ RULES: dict[str, Rule] = {
     "split.n_folds": Rule(int, _ge(1), ">= 1"),
     "split.min_train_fraction": Rule(float, lambda v: 0 < v < 1, "in (0, 1)"),
     "split.embargo_bars": Rule(int, _ge(0), ">= 0 bars"),
+    "data.outliers": _one_of("refuse", "drop", "keep"),
+    "data.outlier_k": Rule(float, _gt(1), "> 1 (multiples of the rolling median bar range)"),
+    "data.outlier_window": Rule(int, _ge(15), ">= 15 bars"),
     "levels.exchange_tz": Rule(str, _is_timezone, "a known IANA time zone name (e.g. America/New_York)"),
     "levels.day_start": _CLOCK,
     "levels.day_end": _CLOCK,
@@ -298,6 +304,45 @@ def check_config(cfg: DictConfig) -> None:
         value = OmegaConf.select(cfg, key, default=None)
         if value is not None:
             check_value(key, value)
+    _check_relations(cfg)
+
+
+#: keys whose values name files or folders under the working directory (and registry entries)
+NAME_KEYS = ("search.study_name", "promote.model_name")
+_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+def check_name(key: str, value: Any) -> str:
+    """Check that ``value`` is a safe name: ``[A-Za-z0-9._-]`` only, not containing ``..``.
+
+    Study names become folders (``experiments/<study>/``), so ``../../x`` would write outside the
+    project.
+
+    Raises:
+        ConfigError: naming ``key``, the value and the rule.
+    """
+    text = str(value)
+    if not _NAME.match(text) or ".." in text:
+        raise ConfigError(f"{key}={text!r} breaks the rule: a name uses only letters, digits, '.', '_' and '-', "
+                          "and no '..'")
+    return text
+
+
+def _check_relations(cfg: DictConfig) -> None:
+    """Rules between keys, and names (:data:`NAME_KEYS`).
+
+    Raises:
+        ConfigError: naming the keys and the rule broken.
+    """
+    lo = OmegaConf.select(cfg, "search.min_events_per_day", default=None)
+    hi = OmegaConf.select(cfg, "search.max_events_per_day", default=None)
+    if lo is not None and hi is not None and float(lo) > float(hi):
+        raise ConfigError(f"search.min_events_per_day={lo} > search.max_events_per_day={hi}: every trial would be "
+                          "pruned; make the minimum <= the maximum")
+    for key in NAME_KEYS:
+        value = OmegaConf.select(cfg, key, default=None)
+        if value is not None:
+            check_name(key, value)
 
 
 def check_range(key: str, low: Any, high: Any, *, where: str) -> None:

@@ -15,7 +15,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from opt.search.recovery import Recovery
+from opt.search.recovery import Recovery, trial_error
 from opt.studies import make_storage
 from opt.tracking import Tracker
 
@@ -70,8 +70,10 @@ def test_heartbeat_failed_trial_of_another_host_gets_its_run_closed(workdir: Pat
         trial = study.ask()
     trial.set_user_attr("worker", "another-host:12345")  # not this host's: only the heartbeat can tell
     tracker = Tracker(cfg)
-    run = tracker.start_run(name="remote trial", tags={"opt.role": "trial", "opt.stage": "1",
-                                                       "opt.trial_number": str(trial.number)})
+    parent = tracker.start_run(name="remote invocation", tags={  # a one-process invocation on that host
+        "opt.role": "parent", "opt.stage": "1", "opt.host": "another-host:12345", "opt.optuna_study": "hb-stage1"})
+    run = tracker.start_run(name="remote trial", parent_run_id=parent,
+                            tags={"opt.role": "trial", "opt.stage": "1", "opt.trial_number": str(trial.number)})
     trial.set_user_attr("mlflow_run_id", run)
     recover = Recovery(study, storage, tracker, 1, grace_s=30.0)
     storage.record_heartbeat(trial._trial_id)
@@ -81,3 +83,9 @@ def test_heartbeat_failed_trial_of_another_host_gets_its_run_closed(workdir: Pat
     recover()
     assert study.trials[0].state == TrialState.FAIL
     assert tracker.run_status(run) == "KILLED"
+    # the surviving process records why (on the study: Optuna refuses attributes on a finished trial)
+    # and closes the dead invocation's parent run too, without waiting for a rerun on that host
+    error = trial_error(study, study.trials[0])
+    assert error is not None and "no heartbeat" in error
+    assert tracker.client.get_run(run).data.tags["opt.error"] == error
+    assert tracker.run_status(parent) == "KILLED"

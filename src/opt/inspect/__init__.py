@@ -21,9 +21,10 @@ from omegaconf import DictConfig
 from opt.inspect._mlflow import open_client, run_detail, store_uri
 from opt.inspect._render import check_format, print_detail, print_rows
 from opt.inspect._trials import select_rows, stage_of, trial_row
+from opt.secrets import has_secret, mask_url
 from opt.studies import is_journal, journal_path, open_study, pick_trial
 
-__all__ = ["list_command", "show_command", "ui_command", "ui_commands"]
+__all__ = ["list_command", "show_command", "ui_command", "ui_commands", "ui_environment"]
 
 
 def list_command(cfg: DictConfig) -> int:
@@ -45,7 +46,7 @@ def show_command(cfg: DictConfig) -> int:
     fmt_name = check_format(str(cfg.inspect.format))
     stage = stage_of(cfg)
     study = open_study(cfg, stage)
-    row = trial_row(pick_trial(study, cfg.inspect.trial), stage)
+    row = trial_row(pick_trial(study, cfg.inspect.trial), stage, study.user_attrs)
     detail = {"study": study.study_name, **{k: v for k, v in row.items() if k not in ("metrics", "params")}}
     detail.update(params=row["params"], metrics=row["metrics"])
     if row["run_id"]:
@@ -57,14 +58,20 @@ def show_command(cfg: DictConfig) -> int:
 
 
 def ui_commands(cfg: DictConfig) -> tuple[list[str], list[str]]:
-    """The MLflow UI command and the optuna-dashboard command for this project's stores."""
+    """The MLflow UI command and the optuna-dashboard command for this project's stores.
+
+    A store URL with a password is not on the MLflow UI's command line (``ps`` would show it): the UI
+    reads it from ``MLFLOW_BACKEND_STORE_URI`` (:func:`ui_environment`). The dashboard command is a
+    hint to print, with the password masked.
+    """
     uri = store_uri(cfg)
-    mlflow_ui = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-                 "--host", "127.0.0.1", "--port", str(int(cfg.inspect.port)), "--workers", str(int(cfg.inspect.workers))]
+    store = [] if has_secret(uri) else ["--backend-store-uri", uri]
+    mlflow_ui = [sys.executable, "-m", "mlflow", "ui", *store, "--host", "127.0.0.1",
+                 "--port", str(int(cfg.inspect.port)), "--workers", str(int(cfg.inspect.workers))]
     if is_journal(cfg):
         dashboard = ["optuna-dashboard", "--storage-class", "JournalFileStorage", str(journal_path(cfg))]
     else:
-        dashboard = ["optuna-dashboard", str(cfg.search.storage)]
+        dashboard = ["optuna-dashboard", mask_url(str(cfg.search.storage))]
     return mlflow_ui, [*dashboard, "--host", "127.0.0.1", "--port", str(int(cfg.inspect.dashboard_port))]
 
 
@@ -80,6 +87,16 @@ def ui_command(cfg: DictConfig) -> int:
     if cfg.inspect.dry_run:
         return 0
     sys.stdout.flush()
-    env_off = {} if cfg.tracking.telemetry else {"MLFLOW_DISABLE_TELEMETRY": "true"}
-    return subprocess.run(mlflow_ui, env={**os.environ, **env_off}, check=False).returncode
+    return subprocess.run(mlflow_ui, env=ui_environment(cfg), check=False).returncode
+
+
+def ui_environment(cfg: DictConfig) -> dict[str, str]:
+    """The MLflow UI's environment: telemetry per ``tracking.telemetry``, a secret store URL passed here."""
+    env = dict(os.environ)
+    if not cfg.tracking.telemetry:
+        env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    uri = store_uri(cfg)
+    if has_secret(uri):
+        env["MLFLOW_BACKEND_STORE_URI"] = uri
+    return env
 

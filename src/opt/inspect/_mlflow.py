@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlparse
 from omegaconf import DictConfig
 
 from opt.errors import StageError
+from opt.secrets import mask_url
 from opt.tracking.mlflow_tracker import sqlite_path
 
 __all__ = ["store_uri", "open_client", "run_detail"]
@@ -26,7 +27,7 @@ def store_uri(cfg: DictConfig) -> str:
     uri = str(cfg.tracking.uri)
     db = sqlite_path(uri)
     if db is not None and not db.is_file():
-        raise StageError(f"no MLflow store at {db} (tracking.uri={uri}): run a stage first, or pass "
+        raise StageError(f"no MLflow store at {db} (tracking.uri={mask_url(uri)}): run a stage first, or pass "
                          "tracking.uri=... / run from the directory that holds mlruns/")
     return uri
 

@@ -35,7 +35,7 @@ def stage_of(cfg: DictConfig) -> int:
     return int(stage)
 
 
-def trial_row(trial: FrozenTrial, stage: int) -> dict[str, Any]:
+def trial_row(trial: FrozenTrial, stage: int, study_errors: dict[str, Any] | None = None) -> dict[str, Any]:
     """One trial as ``{stage, trial, state, score, values, run_id, metrics, params, ...}``."""
     values = list(trial.values) if trial.values is not None else []
     return {
@@ -47,7 +47,8 @@ def trial_row(trial: FrozenTrial, stage: int) -> dict[str, Any]:
         "started": trial.datetime_start.isoformat() if trial.datetime_start else None,
         "completed": trial.datetime_complete.isoformat() if trial.datetime_complete else None,
         "duration_s": trial.duration.total_seconds() if trial.duration else None,
-        "note": trial.user_attrs.get(TrialAttr.PRUNE_REASON) or trial.user_attrs.get(TrialAttr.ERROR),
+        "note": trial.user_attrs.get(TrialAttr.PRUNE_REASON) or trial.user_attrs.get(TrialAttr.ERROR)
+        or (study_errors or {}).get(f"trial_error.{trial.number}"),
     }
 
 
@@ -63,7 +64,7 @@ def select_rows(study: optuna.Study, stage: int, *, states: list[str], min_trade
     if bad:
         raise ConfigError(f"inspect.states: {bad} are not trial states {sorted(known)}")
     chosen = tuple(s for s in TrialState if s.name in states)
-    rows = [trial_row(t, stage) for t in ranked_trials(study, chosen)]
+    rows = [trial_row(t, stage, study.user_attrs) for t in ranked_trials(study, chosen)]
     if min_trades is not None:
         rows = [r for r in rows if r["metrics"].get("n_trades", -math.inf) >= float(min_trades)]
     return rows if top is None else rows[: int(top)]

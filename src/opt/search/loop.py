@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 import warnings
@@ -40,7 +41,7 @@ from optuna.trial import FrozenTrial, TrialState
 from opt.schema import TrialAttr
 from opt.search.recovery import fail_stale_trials
 from opt.search.signals import GracefulStop
-from opt.search.trial import LIVE_STATES, StudyContext, TrialAbandoned, run_objective
+from opt.search.trial import LIVE_STATES, Outcome, StudyContext, run_objective
 from opt.studies import FINISHED_STATES
 
 __all__ = ["POLL_S", "counts", "ConsecutiveFailures", "Progress", "run_trials", "trial_id"]
@@ -146,11 +147,29 @@ def _heartbeat(storage: optuna.storages.BaseStorage, study: optuna.Study, number
         thread.join()
 
 
+def _failed_outside(trial: optuna.Trial, exc: BaseException) -> Outcome:
+    """The outcome of a trial whose bookkeeping (not its objective) raised: FAIL, its run closed too."""
+    message = f"{type(exc).__name__}: {exc}"
+    try:
+        trial.set_user_attr(TrialAttr.ERROR, message[:2000])
+    except Exception:  # noqa: BLE001 - the storage itself may be what failed
+        pass
+    interrupt = exc if isinstance(exc, KeyboardInterrupt | SystemExit) else None
+    if interrupt is None:
+        log.warning("trial %d failed outside its objective: %s", trial.number, message[:500])
+    return Outcome(TrialState.FAIL, run_id=trial.user_attrs.get(TrialAttr.MLFLOW_RUN_ID),
+                   run_status="KILLED" if interrupt is not None else "FAILED", interrupt=interrupt)
+
+
+PAUSE_ENV = "OPT_TEST_PAUSE_BEFORE_TELL_S"
+"""Test hook: seconds to sleep between a trial's end and its record in Optuna (widens that gap)."""
+
+
 def _one_trial(sc: StudyContext, study: optuna.Study, storage: optuna.storages.BaseStorage) -> FrozenTrial:
-    """Ask for a trial, run it, tell Optuna the outcome; return the finished trial.
+    """Ask for a trial, run it, record the outcome in Optuna, then close its MLflow run.
 
     Raises:
-        KeyboardInterrupt, SystemExit: a stop signal (the trial is told FAIL first).
+        KeyboardInterrupt, SystemExit: a stop signal (re-raised once the trial is recorded FAIL).
     """
     fail_stale_trials(study, storage)
     with warnings.catch_warnings():  # this loop records the heartbeats itself (_heartbeat)
@@ -158,19 +177,22 @@ def _one_trial(sc: StudyContext, study: optuna.Study, storage: optuna.storages.B
         trial = study.ask()
     with _heartbeat(storage, study, trial.number):
         try:
-            values = run_objective(sc, trial)
-        except TrialAbandoned:
-            return study.tell(trial, state=TrialState.FAIL)
-        except optuna.TrialPruned:
-            return study.tell(trial, state=TrialState.PRUNED)
-        except (KeyboardInterrupt, SystemExit) as stop:
-            study.tell(trial, state=TrialState.FAIL)
-            log.warning("trial %d stopped: %s", trial.number, stop)
-            raise
-        except Exception as exc:  # noqa: BLE001 - a failed trial is recorded and the study goes on
-            log.warning("trial %d failed: %s: %s", trial.number, type(exc).__name__, str(exc)[:500])
-            return study.tell(trial, state=TrialState.FAIL)
-    return study.tell(trial, values)
+            outcome = run_objective(sc, trial)
+        except BaseException as exc:  # outside the objective: sampling, MLflow logging, a signal
+            outcome = _failed_outside(trial, exc)
+        pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
+        if pause > 0:
+            time.sleep(pause)
+        if outcome.state == TrialState.COMPLETE:
+            frozen = study.tell(trial, list(outcome.values or ()))
+        else:
+            frozen = study.tell(trial, state=outcome.state)
+    if outcome.run_id is not None:
+        sc.tracker.end_run(outcome.run_id, outcome.run_status)
+    if outcome.interrupt is not None:
+        log.warning("trial %d stopped: %s", trial.number, outcome.interrupt)
+        raise outcome.interrupt
+    return frozen
 
 
 def run_trials(sc: StudyContext, study: optuna.Study, storage: optuna.storages.BaseStorage, *, target: int,
@@ -210,6 +232,7 @@ def run_trials(sc: StudyContext, study: optuna.Study, storage: optuna.storages.B
             continue
         waiting = False
         frozen = _one_trial(sc, study, storage)
+        recover()  # what other processes left behind meanwhile (cheap unless new FAIL trials appeared)
         failures(study, frozen)
         for callback in callbacks:
             callback(study, frozen)

@@ -122,42 +122,80 @@ def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage)
         optuna.storages.fail_stale_trials(study)
 
 
-def close_orphan_runs(study: optuna.Study, tracker: Tracker, stage: int) -> int:
-    """Close as KILLED the RUNNING MLflow runs that no live process will close; return how many.
+HEARTBEAT_ERROR = "no heartbeat for {grace} s: its process died (marked FAIL by Optuna's heartbeat check, seen by {me})"
+"""The error recorded for a trial that Optuna's heartbeat check failed."""
 
-    Trial runs: their trial is FAIL (same study: the run id recorded on the trial, or the trial
-    number when the process died before recording it). Parent runs: their invocation (tag
-    ``opt.host``) was a process of this host that is gone.
+
+def trial_error(study: optuna.Study, trial: FrozenTrial) -> str | None:
+    """Why ``trial`` failed: its ``error`` attribute, or the study's ``trial_error.<n>`` (heartbeat failures).
+
+    Optuna refuses attributes on a finished trial, so a trial the heartbeat check failed keeps its
+    reason on the study.
+    """
+    error = trial.user_attrs.get(TrialAttr.ERROR)
+    return str(error) if error is not None else study.user_attrs.get(f"trial_error.{trial.number}")
+
+
+def _record_heartbeat_failures(study: optuna.Study, new_failures: set[int], grace_s: float) -> dict[int, str]:
+    """Give each newly FAIL trial without a reason the heartbeat reason (a study attribute); return them."""
+    me, _ = identity()
+    out = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        if t.number in new_failures and trial_error(study, t) is None and TrialAttr.ABANDONED not in t.user_attrs:
+            out[t.number] = HEARTBEAT_ERROR.format(grace=int(grace_s), me=me)
+            study.set_user_attr(f"trial_error.{t.number}", out[t.number])
+    return out
+
+
+def close_orphan_runs(study: optuna.Study, tracker: Tracker, stage: int, *,
+                      dead_workers: frozenset[str] = frozenset()) -> int:
+    """Close the RUNNING MLflow runs that no live process will close; return how many.
+
+    - Trial runs of FAIL trials (same study: the run id recorded on the trial, or the trial number when
+      the process died before recording it): KILLED, tagged FAIL with the trial's error.
+    - Trial runs of COMPLETE or PRUNED trials whose process (of this host) is gone: it died after
+      Optuna recorded the trial and before it closed the run: FINISHED, tagged with the trial's state.
+    - Parent runs whose invocation (tag ``opt.host``) was a process of this host that is gone, or is
+      one of ``dead_workers`` (processes of any host that Optuna's heartbeat check found dead): KILLED.
     """
     running = tracker.running_runs({RunTag.STAGE: str(stage)})
     if not running:
         return 0
-    failed = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     closed = 0
     for run in running:
         tags, run_id = run.data.tags, run.info.run_id
+        status = "KILLED"
         if tags.get(RunTag.ROLE) == "trial":
             number = tags.get(RunTag.TRIAL_NUMBER, "")
-            trial = failed.get(int(number)) if number.isdigit() else None
+            trial = trials.get(int(number)) if number.isdigit() else None
             if trial is None or trial.user_attrs.get(TrialAttr.MLFLOW_RUN_ID, run_id) != run_id:
                 continue
-            error = str(trial.user_attrs.get(TrialAttr.ERROR, "the trial's process stopped before closing its run"))
-            tracker.log(run_id, tags={RunTag.TRIAL_STATE: "FAIL", RunTag.ERROR: error[:5000]})
-        elif tags.get(RunTag.ROLE) == "parent" and tags.get(RunTag.OPTUNA_STUDY) == study.study_name:
-            if not is_dead(tags.get(RunTag.HOST), tags.get(RunTag.HOST_START)):
+            if trial.state == TrialState.FAIL:
+                error = trial_error(study, trial) or "the trial's process stopped before closing its run"
+                tracker.log(run_id, tags={RunTag.TRIAL_STATE: "FAIL", RunTag.ERROR: error[:5000]})
+            elif trial.state.is_finished() and is_dead(trial.user_attrs.get(TrialAttr.WORKER),
+                                                       trial.user_attrs.get(TrialAttr.WORKER_START)):
+                tracker.log(run_id, tags={RunTag.TRIAL_STATE: trial.state.name})
+                status = "FINISHED"
+            else:
                 continue
-            tracker.log(run_id, tags={RunTag.ERROR: f"invocation {tags.get(RunTag.HOST)} died"})
+        elif tags.get(RunTag.ROLE) == "parent" and tags.get(RunTag.OPTUNA_STUDY) == study.study_name:
+            host = tags.get(RunTag.HOST)
+            if not (is_dead(host, tags.get(RunTag.HOST_START)) or host in dead_workers):
+                continue
+            tracker.log(run_id, tags={RunTag.ERROR: f"invocation {host} died"})
         else:
             continue
-        tracker.end_run(run_id, "KILLED")
-        log.warning("MLflow run %s (%s) closed as KILLED: its process is gone", run_id, run.info.run_name)
+        tracker.end_run(run_id, status)
+        log.warning("MLflow run %s (%s) closed as %s: its process is gone", run_id, run.info.run_name, status)
         closed += 1
     return closed
 
 
 @dataclass
 class Recovery:
-    """Reaps dead workers' trials and closes their runs (at start-up, then while waiting).
+    """Reaps dead workers' trials and closes their runs (at start-up, after each trial, while waiting, at the end).
 
     Args:
         study: the study.
@@ -175,10 +213,19 @@ class Recovery:
     _failed_seen: set[int] | None = field(default=None, repr=False)
 
     def __call__(self) -> None:
-        """Reap, run the heartbeat check, and close orphan runs when new FAIL trials appeared."""
+        """Reap, run the heartbeat check, and close orphan runs when new FAIL trials appeared.
+
+        Trials the heartbeat check failed get their reason (:func:`trial_error`), and the parent runs
+        of their processes (one-process invocations of any host) are closed KILLED.
+        """
         reap_dead_trials(self.study, self.storage, grace_s=self.grace_s)
         fail_stale_trials(self.study, self.storage)
         failed = {t.number for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
-        if self._failed_seen is None or failed - self._failed_seen:
-            close_orphan_runs(self.study, self.tracker, self.stage)
+        new = failed - (self._failed_seen or set())
+        if self._failed_seen is None or new:
+            heartbeat = _record_heartbeat_failures(self.study, new, self.grace_s)
+            trials = {t.number: t for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+            dead = frozenset(str(trials[n].user_attrs.get(TrialAttr.WORKER)) for n in heartbeat
+                             if trials[n].user_attrs.get(TrialAttr.WORKER))
+            close_orphan_runs(self.study, self.tracker, self.stage, dead_workers=dead)
         self._failed_seen = failed

@@ -13,6 +13,7 @@ child run per trial (:mod:`opt.search.trial`). ``search.workers=K`` runs K worke
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import time
@@ -40,6 +41,7 @@ from opt.search.workers import (
     worker_count,
 )
 from opt.stages import PreparedMarket, Stage, StagePlan, get_stage, prepare_market
+from opt.stores import check_stores
 from opt.studies import best_record, describe_storage, make_storage, study_name_for, write_best
 from opt.tracking import Tracker
 from opt.tracking.artifacts import write_config
@@ -115,6 +117,7 @@ def run_study(cfg: DictConfig, stage: Stage) -> optuna.Study:
     target = int(cfg.search.n_trials)
     if target < 1:
         raise ConfigError(f"search.n_trials must be >= 1, got {target}")
+    check_stores(cfg)  # separate databases, a reachable tracking server, free space for new stores: fail fast
     workers = worker_count(cfg)
     plan = stage.plan(limit_threads(cfg))
     stop = GracefulStop()
@@ -159,7 +162,10 @@ def run_study(cfg: DictConfig, stage: Stage) -> optuna.Study:
             raise
         finally:
             progress.close()
-            _close_parent(sc, study, status)
+            if status == "FINISHED":
+                _close_parent(sc, study, status)
+            else:  # an error is on its way out: closing must not replace it
+                _close_parent_quietly(sc, study, status)
     path = write_best(study, plan.cfg, stage.id, fingerprint=market.fingerprint)
     if path is not None:
         log.info("best trial written to %s", path)
@@ -199,6 +205,7 @@ def _run_here(sc: StudyContext, study: optuna.Study, storage: optuna.storages.Ba
     deadline = time.monotonic() + float(cfg.search.timeout) if cfg.search.timeout else None
     run_trials(sc, study, storage, target=int(cfg.search.n_trials), deadline=deadline, stop=sc.stop,
                recover=recover, callbacks=[progress] if progress else [], failures=failures)
+    recover()
     sc.stop.raise_if_requested()
     if failures.tripped:
         raise ConfigError(
@@ -227,6 +234,21 @@ def _parent_tags(plan: StagePlan, stage: int, study: optuna.Study, market: Prepa
             RunTag.OPTUNA_STUDY: study.study_name, RunTag.STORAGE: describe_storage(cfg),
             RunTag.DATA_FINGERPRINT: market.fingerprint, RunTag.GIT_COMMIT: git_commit(), RunTag.HOST: me,
             RunTag.HOST_START: str(started), RunTag.WORKERS: str(workers), **plan.tags}
+
+
+def _close_parent_quietly(sc: StudyContext, study: optuna.Study, status: str) -> None:
+    """Close the parent run after an error; a failure here is logged, never raised over the first error.
+
+    When the full close fails (e.g. the disk that stopped the study is still full), the run is at least
+    marked ``status`` if that still works.
+    """
+    try:
+        _close_parent(sc, study, status)
+    except Exception as exc:  # noqa: BLE001 - the first error is what the user needs to see
+        log.error("could not close the MLflow parent run %s after the error below: %s: %s", sc.parent_run_id,
+                  type(exc).__name__, (str(exc).strip().splitlines() or [""])[0][:300])
+        with contextlib.suppress(Exception):
+            sc.tracker.end_run(sc.parent_run_id, status)
 
 
 def _close_parent(sc: StudyContext, study: optuna.Study, status: str) -> None:

@@ -4,8 +4,9 @@ Every trial gets a child run of the invocation's parent run, with tags ``opt.sta
 ``opt.trial_number`` and ``opt.trial_state`` (COMPLETE, PRUNED, FAIL). The run is closed whatever
 happens: FINISHED for complete and pruned trials, FAILED when the objective raised (the error is
 recorded as tag ``opt.error`` and trial attribute ``error``), KILLED on Ctrl-C / SIGTERM (the trial's
-``error`` is "interrupted by signal N"). :func:`run_objective` returns the values or raises; the loop
-(:mod:`opt.search.loop`) tells Optuna the outcome.
+``error`` is "interrupted by signal N"). :func:`run_objective` returns the :class:`Outcome` with the run
+still open; the loop (:mod:`opt.search.loop`) records it in Optuna first and closes the run after, so
+MLflow never shows a finished run for a trial Optuna has not recorded.
 
 Before anything else a trial records its worker (``worker`` = ``"host:pid"``, ``worker_start``; see
 :mod:`opt.search.recovery`) and checks the study's target: when other workers already started or
@@ -16,6 +17,7 @@ MLflow run, so the study never overshoots its target.
 
 from __future__ import annotations
 
+import logging
 import math
 import tempfile
 import traceback
@@ -37,7 +39,9 @@ from opt.stages.base import ArtifactWriter
 from opt.tracking import Tracker
 from opt.tracking.artifacts import flatten_config, write_config
 
-__all__ = ["StudyContext", "TrialAbandoned", "run_objective", "claim", "DATA_SECTIONS", "LIVE_STATES"]
+__all__ = ["StudyContext", "TrialAbandoned", "Outcome", "run_objective", "claim", "DATA_SECTIONS", "LIVE_STATES"]
+
+log = logging.getLogger(__name__)
 
 #: config sections logged as params of every trial (the values that shape the data and the model)
 DATA_SECTIONS = ("data", "instrument", "levels", "events", "outcome", "features", "split", "model")
@@ -109,16 +113,40 @@ def _log_result(sc: StudyContext, run_id: str, metrics: dict[str, float], steps:
         sc.tracker.log_artifacts(run_id, folder)
 
 
-def run_objective(sc: StudyContext, trial: optuna.Trial) -> float | tuple[float, ...]:
-    """Run one trial of the stage on ``trial``, tracked in MLflow; return its objective value(s).
+@dataclass
+class Outcome:
+    """What a trial came to, before anything is recorded (the loop tells Optuna, then closes the run).
 
-    Raises:
-        TrialAbandoned: the study's target was reached elsewhere first (no run is made).
-        optuna.TrialPruned: the trial was pruned (its run is FINISHED, tagged PRUNED).
-        KeyboardInterrupt, SystemExit: a stop signal (its run is KILLED).
-        Exception: the objective failed or returned a non-finite value (its run is FAILED).
+    Attributes:
+        state: COMPLETE, PRUNED or FAIL.
+        values: the objective values of a COMPLETE trial.
+        run_id: the trial's MLflow run (None when abandoned before it had one).
+        run_status: FINISHED, FAILED or KILLED: how to close the run.
+        interrupt: a stop signal to re-raise once the outcome is recorded.
     """
-    claim(trial, int(sc.cfg.search.n_trials))
+
+    state: TrialState
+    values: tuple[float, ...] | None = None
+    run_id: str | None = None
+    run_status: str = "FINISHED"
+    interrupt: BaseException | None = None
+
+
+def run_objective(sc: StudyContext, trial: optuna.Trial) -> Outcome:
+    """Run one trial of the stage on ``trial``, tracked in MLflow; return its outcome, run still open.
+
+    The caller records the outcome in Optuna first and closes the run after (:mod:`opt.search.loop`),
+    so a process killed in between leaves Optuna's record and the run consistent after recovery.
+
+    Returns:
+        COMPLETE with the values; PRUNED (pruner or stage guard: run to close FINISHED); FAIL when the
+        objective raised or returned a non-finite value (run FAILED), when the trial was abandoned
+        (no run), or on a stop signal (run KILLED, ``interrupt`` set).
+    """
+    try:
+        claim(trial, int(sc.cfg.search.n_trials))
+    except TrialAbandoned:
+        return Outcome(TrialState.FAIL, run_id=None)
     params, cfg = sc.stage.sample(trial, sc.cfg)
     tags = {RunTag.STAGE: str(sc.stage.id), RunTag.STUDY: sc.study_label, RunTag.TRIAL_NUMBER: str(trial.number),
             RunTag.ROLE: "trial", **sc.plan.tags}
@@ -129,7 +157,6 @@ def run_objective(sc: StudyContext, trial: optuna.Trial) -> float | tuple[float,
     sc.tracker.log(run_id, params={**flatten_config(cfg, DATA_SECTIONS), **params})
     report = _pruning_report(trial) if len(sc.plan.directions) == 1 else None
     ctx = TrialContext(market=sc.market, number=trial.number, cache=sc.cache, report=report)
-    status = "FAILED"
     try:
         with sc.stop.interruptible():
             result = sc.stage.objective(ctx, cfg)
@@ -139,32 +166,27 @@ def run_objective(sc: StudyContext, trial: optuna.Trial) -> float | tuple[float,
         _log_result(sc, run_id, result.metrics, result.step_metrics, result.write_artifacts, cfg)
         sc.tracker.log(run_id, tags={RunTag.TRIAL_STATE: "COMPLETE", **result.tags})
         trial.set_user_attr(TrialAttr.METRICS, {k: float(v) for k, v in result.metrics.items()})
-        status = "FINISHED"
-        return values[0] if len(values) == 1 else values
+        return Outcome(TrialState.COMPLETE, values=values, run_id=run_id)
     except TrialPrunedWithReason as pruned:
         _log_result(sc, run_id, pruned.metrics, {}, pruned.write_artifacts, cfg)
         sc.tracker.log(run_id, tags={RunTag.TRIAL_STATE: "PRUNED", RunTag.PRUNE_REASON: pruned.reason})
         trial.set_user_attr(TrialAttr.PRUNE_REASON, pruned.reason)
         trial.set_user_attr(TrialAttr.METRICS, {k: float(v) for k, v in pruned.metrics.items()})
-        status = "FINISHED"
-        raise
+        return Outcome(TrialState.PRUNED, run_id=run_id)
     except optuna.TrialPruned as pruned:  # raised by the pruner through report()
         reason = str(pruned) or "pruner"
         sc.tracker.log(run_id, tags={RunTag.TRIAL_STATE: "PRUNED", RunTag.PRUNE_REASON: reason})
         trial.set_user_attr(TrialAttr.PRUNE_REASON, reason)
-        status = "FINISHED"
-        raise
+        return Outcome(TrialState.PRUNED, run_id=run_id)
     except (KeyboardInterrupt, SystemExit) as stop:
-        status = "KILLED"
         message = f"interrupted by {stop}" if str(stop) else "interrupted"
         trial.set_user_attr(TrialAttr.ERROR, message)
         sc.tracker.log(run_id, tags={RunTag.TRIAL_STATE: "FAIL", RunTag.ERROR: message})
-        raise
-    except Exception as exc:
+        return Outcome(TrialState.FAIL, run_id=run_id, run_status="KILLED", interrupt=stop)
+    except Exception as exc:  # noqa: BLE001 - a failed trial is recorded and the study goes on
         message = f"{type(exc).__name__}: {exc}"
         trial.set_user_attr(TrialAttr.ERROR, message[:2000])
         sc.tracker.log(run_id, tags={RunTag.TRIAL_STATE: "FAIL", RunTag.ERROR: message[:5000],
                                      RunTag.TRACEBACK: traceback.format_exc()[-5000:]})
-        raise
-    finally:
-        sc.tracker.end_run(run_id, status)
+        log.warning("trial %d failed: %s", trial.number, message[:500])
+        return Outcome(TrialState.FAIL, run_id=run_id, run_status="FAILED")

@@ -6,7 +6,8 @@ first, so workers never race an empty store, then starts K processes
     python -m opt run <the same overrides> search.workers=1 search.worker_index=i
         tracking.parent_run_id=<parent> search.threads_per_worker=T search.progress=false
 
-in its working directory. Each worker runs the trial loop (:mod:`opt.search.loop`) with sampler seed
+in its working directory (an override whose value holds a password reaches the worker through an
+environment variable, ``key=${oc.env:OPT_SECRET_...}``, never on its command line). Each worker runs the trial loop (:mod:`opt.search.loop`) with sampler seed
 ``search.seed + i`` and ``T = cores // K`` model threads (``search.threads_per_worker``; also
 ``OMP_NUM_THREADS`` and friends), nesting its trial runs under the parent run. The launcher shows the
 study's progress, passes SIGTERM/SIGINT on to the workers (as SIGTERM) and waits for them; a worker
@@ -31,6 +32,7 @@ from omegaconf import DictConfig
 
 from opt.errors import USER_ERROR_EXIT_CODE, ConfigError, OptError
 from opt.search.signals import GracefulStop
+from opt.secrets import env_reference, has_secret
 from opt.studies.storage import check_parallel
 
 __all__ = ["WorkerError", "worker_count", "is_worker", "cores", "limit_threads", "die_with_launcher",
@@ -61,6 +63,10 @@ def worker_count(cfg: DictConfig) -> int:
     if workers < 1:
         raise ConfigError(f"search.workers must be >= 1, got {workers}")
     check_parallel(cfg, workers)
+    if workers > cores() and not is_worker(cfg):
+        log.warning("search.workers=%d is more than the %d CPU cores this process may use: the workers will "
+                    "compete for them and each trial will run slower; search.workers=%d is usually fastest",
+                    workers, cores(), cores())
     return workers
 
 
@@ -124,6 +130,14 @@ def _cli_overrides() -> list[str]:
     return task + [o for o in hc.overrides.hydra if not o.startswith("hydra.mode=")]
 
 
+def _secret_to_env(override: str, env: dict[str, str]) -> str:
+    """An override whose value holds a password, rewritten to read it from ``env`` (never on the command line)."""
+    key, sep, value = override.partition("=")
+    if not sep or not has_secret(value):
+        return override
+    return env_reference(key.lstrip("+~"), value.strip("'\""), env)
+
+
 def worker_commands(overrides: list[str], *, workers: int, parent_run_id: str, threads: int) -> list[list[str]]:
     """The command line of each worker (see the module docstring)."""
     return [[sys.executable, "-m", "opt", "run", *overrides, "search.workers=1", f"search.worker_index={i}",
@@ -159,7 +173,8 @@ def run_workers(cfg: DictConfig, *, workers: int, parent_run_id: str, stop: Grac
     env = {**os.environ, _LAUNCHER_ENV: str(os.getpid())}
     for name in _THREAD_ENV:
         env.setdefault(name, str(threads))
-    commands = worker_commands(_cli_overrides(), workers=workers, parent_run_id=parent_run_id, threads=threads)
+    overrides = [_secret_to_env(o, env) for o in _cli_overrides()]
+    commands = worker_commands(overrides, workers=workers, parent_run_id=parent_run_id, threads=threads)
     log.info("starting %d workers (%d model threads each; parent run %s)", workers, threads, parent_run_id)
     procs: list[subprocess.Popen[bytes]] = []
     try:

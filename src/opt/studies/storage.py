@@ -8,11 +8,15 @@
 
 SQLite is for one process (``search.workers=1``); the journal file serves several workers on one
 host, PostgreSQL several hosts (:func:`check_parallel`).
+
+Before a journal file is opened, :func:`opt.studies.journal.check_journal` cuts a torn last line (an
+interrupted write) and refuses a corrupt record. A new journal or SQLite storage needs
+``paths.min_free_mb`` free on its disk; a new SQLite storage is created under a temporary name and
+renamed into place once complete (:func:`opt.stores.create_sqlite_atomically`).
 """
 
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 
@@ -20,8 +24,16 @@ import optuna
 from omegaconf import DictConfig
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
-from opt.errors import ConfigError
-from opt.stores import init_lock, sqlalchemy_url
+from opt.errors import ConfigError, OptError
+from opt.stores import (
+    create_sqlite_atomically,
+    ensure_free_space,
+    init_lock,
+    mask_password,
+    sqlalchemy_url,
+    sqlite_file,
+)
+from opt.studies.journal import check_journal
 
 __all__ = ["make_storage", "study_name_for", "describe_storage", "is_journal", "journal_path", "check_parallel"]
 
@@ -38,7 +50,7 @@ def describe_storage(cfg: DictConfig) -> str:
     url = cfg.search.storage
     if url is None:
         return str(journal_path(cfg))
-    return re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", str(url))
+    return mask_password(str(url))
 
 
 def is_journal(cfg: DictConfig) -> bool:
@@ -75,7 +87,10 @@ def make_storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
     url = cfg.search.storage
     if is_journal(cfg):
         path = journal_path(cfg)
+        if not (path.is_file() and path.stat().st_size > 0):
+            ensure_free_space(path, float(cfg.paths.min_free_mb), "the Optuna journal")
         path.parent.mkdir(parents=True, exist_ok=True)
+        check_journal(path)
         backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
         return optuna.storages.JournalStorage(backend)
     url = str(url)
@@ -87,15 +102,28 @@ def make_storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
     url = sqlalchemy_url(url)  # postgresql:// -> postgresql+psycopg2://
     heartbeat = cfg.search.heartbeat_interval
     grace = cfg.search.grace_period
-    try:
-        # processes that start together on an empty database race its table creation: one at a time
-        with init_lock(url, name="optuna"), warnings.catch_warnings():
+
+    def rdb(at: str) -> optuna.storages.RDBStorage:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeat_interval
             return optuna.storages.RDBStorage(
-                url,
+                at,
                 heartbeat_interval=int(heartbeat) if heartbeat else None,
                 grace_period=int(grace) if heartbeat else None,
-                engine_kwargs={"pool_pre_ping": True} if url.startswith(("postgresql", "mysql")) else None,
+                engine_kwargs={"pool_pre_ping": True} if at.startswith(("postgresql", "mysql")) else None,
             )
-    except Exception as exc:  # noqa: BLE001 - a store that will not open is a user problem
-        raise ConfigError(f"search.storage={describe_storage(cfg)!r} could not be opened: {exc}") from exc
+
+    db = sqlite_file(url)
+    try:
+        # processes that start together on an empty database race its table creation: one at a time
+        with init_lock(url, name="optuna"):
+            if db is not None and not (db.is_file() and db.stat().st_size > 0):
+                ensure_free_space(db, float(cfg.paths.min_free_mb), "the Optuna SQLite storage")
+                # created under a temporary name, so an interrupted creation leaves nothing half-made
+                create_sqlite_atomically(db, lambda tmp: rdb(tmp).engine.dispose)
+            return rdb(url)
+    except OptError:
+        raise  # already clear (e.g. too little free space)
+    except Exception as exc:  # noqa: BLE001 - a store that will not open is a user problem (a full disk too:
+        # the CLI finds it in the chain, opt.stores.disk_full_message)
+        raise ConfigError(f"search.storage={describe_storage(cfg)!r} could not be opened: {mask_password(str(exc))}") from exc

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from opt.secrets import masked_config
+
 __all__ = ["write_config", "write_events_sample", "plot_label_distribution", "flatten_config"]
 
 
@@ -29,9 +31,9 @@ def flatten_config(cfg: DictConfig, sections: tuple[str, ...]) -> dict[str, obje
 
 
 def write_config(cfg: DictConfig, folder: Path, name: str = "config.yaml") -> Path:
-    """Write the resolved config as YAML; return its path."""
+    """Write the resolved config as YAML, passwords in URLs masked (:func:`opt.secrets.masked_config`)."""
     path = folder / name
-    path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    path.write_text(OmegaConf.to_yaml(masked_config(cfg)))
     return path
 
 

@@ -8,6 +8,12 @@ The default store is ``sqlite:///mlruns/mlflow.db`` with artifacts under ``mlrun
 Several processes may write at once: their first contact with the store (which migrates an empty
 database) is serialized with :func:`opt.stores.init_lock`, and a write that meets a busy database is
 retried (:func:`retry_locked`).
+
+A new SQLite store is created and migrated under a temporary name and renamed into place once the
+migration succeeded (:func:`opt.stores.create_sqlite_atomically`): a migration stopped half-way (a full
+disk) leaves no half-migrated store behind. An ``http(s)://`` tracking server is asked once, quickly,
+before MLflow's own minutes of retries (:func:`opt.stores.check_tracking_server`), and a tracking URI
+naming the Optuna storage's database is refused (:func:`opt.stores.check_separate`).
 """
 
 from __future__ import annotations
@@ -24,8 +30,16 @@ from typing import Any, TypeVar
 
 from omegaconf import DictConfig
 
-from opt.errors import ConfigError
-from opt.stores import init_lock, sqlalchemy_url
+from opt.errors import ConfigError, OptError
+from opt.stores import (
+    check_separate,
+    check_tracking_server,
+    create_sqlite_atomically,
+    ensure_free_space,
+    init_lock,
+    mask_password,
+    sqlalchemy_url,
+)
 
 __all__ = ["Tracker", "sqlite_path", "retry_locked", "PARAM_VALUE_MAX"]
 
@@ -74,6 +88,42 @@ def _absolute(uri: str) -> str:
     return uri if db is None or db.is_absolute() else f"sqlite:///{db.resolve()}"
 
 
+class _NoTraceback(logging.Filter):
+    """Drops the traceback that MLflow's store logs with every database error (``_logger.exception``).
+
+    MLflow raises the error right after logging it, and opt reports it in one line (or retries it), so
+    its traceback on the console only hides that line (e.g. a full disk's "opt: error: disk full at ...").
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_mlflow_store_errors() -> None:
+    store_log = logging.getLogger("mlflow.store.db.utils")
+    if not any(isinstance(f, _NoTraceback) for f in store_log.filters):
+        store_log.addFilter(_NoTraceback())
+
+
+def _create_store(url: str) -> Callable[[], None]:
+    """Create and migrate an MLflow SQLite store at ``url``; return what closes its connections."""
+    from mlflow.store.tracking import DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    def close() -> None:  # MLflow caches one engine per URL; this URL is never used again
+        engine = getattr(SqlAlchemyStore, "_engine_map", {}).pop(url, None)
+        if engine is not None:
+            engine.dispose()
+
+    try:
+        SqlAlchemyStore(url, DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH)
+    except BaseException:
+        close()
+        raise
+    return close
+
+
 def _prepare_sqlite(path: Path) -> None:
     """Create the folder, and switch the DB to WAL mode (persistent; halves lock waits)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +153,9 @@ class Tracker:
         from mlflow.tracking import MlflowClient
 
         self.uri = sqlalchemy_url(_absolute(str(cfg.tracking.uri)))
+        check_separate(cfg)
+        check_tracking_server(self.uri)
+        _quiet_mlflow_store_errors()
         mlflow.set_tracking_uri(self.uri)
         # the first contact migrates an empty store: one process at a time (opt.stores); a worker's
         # launcher (tracking.parent_run_id set) has done it already, so its workers start together
@@ -111,12 +164,21 @@ class Tracker:
             with contextlib.nullcontext() if prepared else init_lock(self.uri, name="mlflow"):
                 db = sqlite_path(self.uri)
                 if db is not None and not prepared:
+                    if not (db.is_file() and db.stat().st_size > 0):
+                        ensure_free_space(db, float(cfg.paths.min_free_mb), "the MLflow store")
+                        create_sqlite_atomically(db, _create_store)
                     _prepare_sqlite(db)
                 self.client = MlflowClient(tracking_uri=self.uri)
                 self.experiment_id = self._experiment(str(cfg.tracking.experiment),
                                                       str(cfg.tracking.artifact_root))
+        except OptError:
+            raise  # already clear (e.g. too little free space)
         except Exception as exc:  # noqa: BLE001 - any store failure is a config problem for the user
-            raise ConfigError(f"tracking.uri={self.uri!r} could not be opened: {exc}") from exc
+            hint = ""
+            if "duplicate column name" in str(exc):
+                hint = (" (the store looks half-migrated: its first migration was interrupted, e.g. by a full disk, "
+                        "in an opt that did not yet create stores atomically; if it holds no runs, delete it and rerun)")
+            raise ConfigError(f"tracking.uri={mask_password(self.uri)!r} could not be opened: {mask_password(str(exc))}{hint}") from exc
 
     def _experiment(self, name: str, artifact_root: str) -> str:
         found = self.client.get_experiment_by_name(name)
