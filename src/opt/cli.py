@@ -160,7 +160,11 @@ def main(argv: list[str] | None = None) -> None:
             overrides and flags.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
+    if not argv:
+        print(USAGE, file=sys.stderr)
+        print("opt: error: no command given; choose one of: " + ", ".join(COMMANDS), file=sys.stderr)
+        sys.exit(USER_ERROR_EXIT_CODE)
+    if argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return
     command, rest = argv[0], argv[1:]

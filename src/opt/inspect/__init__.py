@@ -16,15 +16,41 @@ import shlex
 import subprocess
 import sys
 
+import optuna
 from omegaconf import DictConfig
 
+from opt.errors import StageError
 from opt.inspect._mlflow import open_client, run_detail, store_uri
 from opt.inspect._render import check_format, print_detail, print_rows
 from opt.inspect._trials import select_rows, stage_of, trial_row
 from opt.secrets import has_secret, mask_url
-from opt.studies import is_journal, journal_path, open_study, pick_trial
+from opt.studies import describe_storage, is_journal, journal_path, make_storage, open_study, pick_trial
 
-__all__ = ["list_command", "show_command", "ui_command", "ui_commands", "ui_environment"]
+__all__ = ["find_study", "list_command", "show_command", "ui_command", "ui_commands", "ui_environment"]
+
+
+def find_study(cfg: DictConfig, stage: int) -> optuna.Study:
+    """The study ``list``/``show`` look at: ``<search.study_name>-stage<N>``, or the only stage-N study there is.
+
+    After ``python -m opt run +stage=1 data=csv data.path=ES.csv instrument=es`` the study is
+    ``opt-ES-csv-stage1``, while a bare ``python -m opt list`` composes the default name
+    (``opt-MES-synthetic``): with one stage-N study in the storage that one is used, with a note.
+
+    Raises:
+        StageError: no such study and not exactly one stage-N study; the message lists those that exist.
+    """
+    try:
+        return open_study(cfg, stage)
+    except StageError as missing:
+        storage = make_storage(cfg)
+        names = sorted(n for n in optuna.get_all_study_names(storage) if n.endswith(f"-stage{stage}"))
+        if len(names) == 1:
+            print(f"opt: no study '{cfg.search.study_name}-stage{stage}'; showing the only stage-{stage} study, "
+                  f"{names[0]} (search.study_name={names[0].removesuffix(f'-stage{stage}')})", file=sys.stderr)
+            return optuna.load_study(study_name=names[0], storage=storage)
+        found = ", ".join(n.removesuffix(f"-stage{stage}") for n in names) or "none"
+        raise StageError(f"{missing}. Stage-{stage} studies in {describe_storage(cfg)}: {found}; pass "
+                         "search.study_name=NAME") from None
 
 
 def list_command(cfg: DictConfig) -> int:
@@ -32,7 +58,7 @@ def list_command(cfg: DictConfig) -> int:
     ic = cfg.inspect
     fmt_name = check_format(str(ic.format))
     stage = stage_of(cfg)
-    study = open_study(cfg, stage)
+    study = find_study(cfg, stage)
     rows = select_rows(study, stage, states=[str(s) for s in ic.states],
                        min_trades=ic.min_trades, top=ic.top)
     cols = ic.columns[f"stage{stage}"]
@@ -45,7 +71,7 @@ def show_command(cfg: DictConfig) -> int:
     """``python -m opt show [+stage=N] [inspect.trial=N] [inspect.format=json]``."""
     fmt_name = check_format(str(cfg.inspect.format))
     stage = stage_of(cfg)
-    study = open_study(cfg, stage)
+    study = find_study(cfg, stage)
     row = trial_row(pick_trial(study, cfg.inspect.trial), stage, study.user_attrs)
     detail = {"study": study.study_name, **{k: v for k, v in row.items() if k not in ("metrics", "params")}}
     detail.update(params=row["params"], metrics=row["metrics"])

@@ -75,7 +75,7 @@ def print_rows(rows: list[dict[str, Any]], *, title: str, fmt_name: str, metrics
         cells = [str(r["stage"]), str(r["trial"]), r["state"]]
         cells += [fmt(r["score"] if m == "score" else r["metrics"].get(m)) for m in metrics]
         cells += [fmt(r["params"].get(p)) for p in params]
-        table.add_row(*cells, (r["run_id"] or "-")[:8])
+        table.add_row(*cells, r["run_id"] or "-")
     _console().print(table)
 
 
