@@ -172,10 +172,47 @@ def main(argv: list[str] | None = None) -> None:
         _user_error(f"unknown command '{command}'; choose one of: {', '.join(COMMANDS)}")
     task = _load(COMMANDS[command])
 
+    composed = False
+
     @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
     def _app(cfg: DictConfig) -> None:
+        nonlocal composed
+        composed = True
         apply_telemetry(bool(OmegaConf.select(cfg, "tracking.telemetry")))
         _guarded(_refusing_added_keys(task), cfg)
 
-    sys.argv = [f"opt-{command}", *normalize_overrides(rest)]
-    _app()
+    overrides = normalize_overrides(rest)
+    sys.argv = [f"opt-{command}", *overrides]
+    try:
+        _app()
+    except SystemExit as exc:
+        if composed or exc.code in (0, None):
+            raise
+        _explain_composition_error([o for o in overrides if not o.startswith("-")])
+        raise
+
+
+def _explain_composition_error(overrides: list[str]) -> None:
+    """After Hydra refused to compose the config (it printed why), name the unknown key with a suggestion.
+
+    Exits with status 2 when an override names a key the config does not have (``search.ntrials=5``:
+    did you mean ``search.n_trials``?); returns otherwise (Hydra's own exit status stands).
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+
+    def attempt(args: list[str]) -> DictConfig | str:
+        try:
+            with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+                return compose(config_name="config", overrides=args)
+        except HydraException as exc:
+            return str(exc)
+
+    failed = attempt(overrides)
+    match = re.search(r"Could not override '([^']+)'", failed) if isinstance(failed, str) else None
+    if match is None:
+        return
+    key = match.group(1)
+    base = attempt([o for o in overrides if not o.lstrip("+~").startswith(f"{key}=")])
+    hint = _suggest(key, base) if isinstance(base, DictConfig) else ""
+    _user_error(f"{key}: opt has no config key '{key}'{hint}; adding it with '+' would be refused too")

@@ -47,3 +47,12 @@ def test_no_command_is_an_error_and_help_is_not() -> None:
     assert bare.returncode == 2 and "opt: error: no command given" in bare.stderr
     helped = subprocess.run([sys.executable, "-m", "opt", "--help"], capture_output=True, text=True, timeout=120)
     assert helped.returncode == 0 and "usage: python -m opt" in helped.stdout
+
+
+def test_a_misspelt_key_gets_a_suggestion_and_runs_nothing(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "opt", "run", "+stage=1", "search.ntrials=5"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "opt: error: search.ntrials: opt has no config key 'search.ntrials' (did you mean search.n_trials?)" \
+        in result.stderr
+    assert not (tmp_path / "experiments").exists()
