@@ -76,6 +76,8 @@ class RunTag:
     STAGE1_RUN: Final = "opt.stage1_run"
     STAGE1_FILE: Final = "opt.stage1_file"
     STAGE1_TRIAL: Final = "opt.stage1_trial"
+    STAGE1_DATA_FINGERPRINT: Final = "opt.stage1_data_fingerprint"
+    """The data fingerprint of the stage-1 result a stage-2 study was planned from."""
     MIN_TRADES_PENALTY: Final = "opt.min_trades_penalty"
     PARENT_RUN_ID: Final = "mlflow.parentRunId"
     """MLflow's own tag on nested runs."""

@@ -27,6 +27,7 @@ from optuna.trial import TrialState
 
 from opt.errors import ConfigError
 from opt.schema import RunTag, TrialAttr
+from opt.search.binding import bind_study, check_handoff, study_binding
 from opt.search.loop import ConsecutiveFailures, Progress, counts, run_trials
 from opt.search.recovery import Recovery, identity
 from opt.search.signals import GracefulStop
@@ -131,6 +132,9 @@ def run_study(cfg: DictConfig, stage: Stage) -> optuna.Study:
             study_name=study_name_for(plan.cfg, stage.id), storage=storage, load_if_exists=True,
             directions=[StudyDirection.MINIMIZE if d == "minimize" else StudyDirection.MAXIMIZE
                         for d in plan.directions], sampler=make_sampler(plan.cfg), pruner=make_pruner(plan.cfg))
+        check_handoff(plan.tags.get(RunTag.STAGE1_DATA_FINGERPRINT), market.fingerprint,
+                      resume_mismatch=bool(plan.cfg.search.resume_mismatch))
+        bind_study(study, study_binding(plan.cfg, stage, market), resume_mismatch=bool(plan.cfg.search.resume_mismatch))
         tracker = Tracker(plan.cfg)
         recover = Recovery(study, storage, tracker, stage.id, float(plan.cfg.search.grace_period))
         recover()

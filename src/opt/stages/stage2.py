@@ -145,7 +145,8 @@ class BracketStage:
         base = apply_params(cfg, best1["params"])
         objectives = _objectives(base)
         tags = {RunTag.STAGE1_RUN: str(best1.get(TrialAttr.MLFLOW_RUN_ID)), RunTag.STAGE1_FILE: str(path),
-                RunTag.STAGE1_TRIAL: str(best1.get("trial"))}
+                RunTag.STAGE1_TRIAL: str(best1.get("trial")),
+                RunTag.STAGE1_DATA_FINGERPRINT: str(best1.get("data_fingerprint", ""))}
         directions = tuple("minimize" if n in MINIMIZED_METRICS else "maximize" for n in objectives)
         return StagePlan(cfg=base, objectives=objectives, directions=directions, tags=tags)
 
