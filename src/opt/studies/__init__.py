@@ -20,9 +20,9 @@ from opt.studies.reading import (
     pick_trial,
     ranked_trials,
 )
-from opt.studies.results import best_file, read_best, write_best
+from opt.studies.results import best_file, load_results, read_best, write_best
 from opt.studies.storage import describe_storage, is_journal, journal_path, make_storage, study_name_for
 
 __all__ = ["FINISHED_STATES", "best_file", "best_record", "best_trial", "describe_storage", "direction_sign",
-           "is_journal", "journal_path", "load_study", "make_storage", "open_study", "pick_trial", "ranked_trials", "read_best",
+           "is_journal", "journal_path", "load_results", "load_study", "make_storage", "open_study", "pick_trial", "ranked_trials", "read_best",
            "study_name_for", "write_best"]

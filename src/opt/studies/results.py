@@ -6,13 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import pandas as pd
 import yaml
 from omegaconf import DictConfig
 
 from opt.errors import StageError
 from opt.studies.reading import best_record
 
-__all__ = ["best_file", "write_best", "read_best"]
+__all__ = ["best_file", "write_best", "read_best", "load_results"]
 
 
 def best_file(cfg: DictConfig, stage: int) -> Path:
@@ -53,3 +54,40 @@ def read_best(path: Path, *, hint: str) -> dict[str, Any]:
     if not isinstance(record, dict) or "params" not in record:
         raise StageError(f"{path} has no 'params' mapping: {hint}")
     return record
+
+
+def load_results(study: str, *, stage: int = 2, experiments: str | Path = "experiments",
+                 tracking_uri: str = "sqlite:///mlruns/mlflow.db", storage: str | None = None
+                 ) -> tuple[optuna.Study, pd.DataFrame]:
+    """A study and its trial runs, for a notebook or a script: ``study, runs = load_results("opt-ES-csv")``.
+
+    Args:
+        study: ``search.study_name`` (the MLflow experiment has the same name).
+        stage: 1 or 2.
+        experiments: ``paths.experiments`` (where the journal file lives).
+        tracking_uri: ``tracking.uri``.
+        storage: ``search.storage`` when it is not the journal file.
+
+    Returns:
+        The Optuna study ``<study>-stage<stage>`` and a DataFrame of its trial runs
+        (``mlflow.search_runs``: ``params.*``, ``metrics.*``, ``tags.*`` columns), best score first.
+
+    Raises:
+        StageError: no such study.
+    """
+    import mlflow
+    from omegaconf import OmegaConf
+
+    from opt.stores import sqlalchemy_url
+    from opt.studies.reading import open_study
+
+    cfg = OmegaConf.create({"search": {"study_name": study, "storage": storage, "heartbeat_interval": None,
+                                       "grace_period": None},
+                            "paths": {"experiments": str(experiments), "mlruns": "mlruns", "min_free_mb": 0}})
+    found = open_study(cfg, stage)
+    mlflow.set_tracking_uri(sqlalchemy_url(tracking_uri))
+    runs = mlflow.search_runs(experiment_names=[study], filter_string=f"tags.`opt.stage` = '{stage}' and "
+                              "tags.`opt.role` = 'trial'", output_format="pandas")
+    if len(runs) and "metrics.score" in runs:
+        runs = runs.sort_values("metrics.score", ascending=False, na_position="last").reset_index(drop=True)
+    return found, runs
