@@ -50,6 +50,10 @@ def test_the_champion_is_trained_like_its_folds_and_trades(es_study: Path, model
     assert run.data.params["promote.retrain"] == "folds" and len(folds) >= 2
     assert run.data.metrics["retrain_capacity"] == max(1, round(float(np.median(folds))))
     assert run.data.tags["opt.model_version"] and not math.isnan(run.data.metrics["test_max_call_proba"])
+    # the bar-by-bar live replay of the test part equals the batch backtest, and says how much it compared
+    assert "replay" not in run.data.tags["opt.failed_gates"]
+    assert run.data.metrics["replay_bars"] > 1000 and run.data.metrics["replay_calls"] >= 1
+    assert run.data.metrics["replay_signals_live"] == run.data.metrics["replay_signals_batch"]
     if model == "xgboost":  # the ES failure this fixes: one tree, no order
         assert run.data.metrics["n_orders"] >= 1
         assert "degenerate" not in run.data.tags["opt.failed_gates"], json.dumps(run.data.tags)
