@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import sys
 
 import optuna
@@ -22,6 +21,7 @@ from omegaconf import DictConfig
 from opt.errors import StageError
 from opt.inspect._mlflow import open_client, run_detail, store_uri
 from opt.inspect._render import check_format, print_detail, print_rows
+from opt.inspect._servers import check_port, run_servers
 from opt.inspect._trials import select_rows, stage_of, trial_row
 from opt.secrets import has_secret, mask_url
 from opt.studies import describe_storage, is_journal, journal_path, make_storage, open_study, pick_trial
@@ -102,18 +102,37 @@ def ui_commands(cfg: DictConfig) -> tuple[list[str], list[str]]:
 
 
 def ui_command(cfg: DictConfig) -> int:
-    """``python -m opt ui [inspect.port=N] [inspect.dry_run=true]``: start the MLflow UI (blocks).
+    """``python -m opt ui [inspect.port=N] [inspect.dashboard=true] [inspect.dry_run=true]`` (blocks).
+
+    Starts the MLflow UI (and optuna-dashboard on the study storage with ``inspect.dashboard=true``) on
+    127.0.0.1; stopping ``opt ui`` (Ctrl-C, SIGTERM) stops them (:mod:`opt.inspect._servers`).
 
     Returns:
-        The UI's exit status (0 on a dry run).
+        The first server's exit status, or 130/143 after Ctrl-C/SIGTERM (0 on a dry run).
+
+    Raises:
+        ConfigError: a port is in use (naming it and the setting to change).
     """
     mlflow_ui, dashboard = ui_commands(cfg)
     print(f"MLflow UI: http://127.0.0.1:{cfg.inspect.port}  ({shlex.join(mlflow_ui)})")
-    print(f"Optuna studies: {shlex.join(dashboard)}  then http://127.0.0.1:{cfg.inspect.dashboard_port}")
+    started = "started" if cfg.inspect.dashboard else "with inspect.dashboard=true, or by hand"
+    print(f"Optuna studies ({started}): http://127.0.0.1:{cfg.inspect.dashboard_port}  ({shlex.join(dashboard)})")
     if cfg.inspect.dry_run:
         return 0
+    check_port(int(cfg.inspect.port), "inspect.port")
+    servers = [(mlflow_ui, ui_environment(cfg))]
+    if cfg.inspect.dashboard:
+        check_port(int(cfg.inspect.dashboard_port), "inspect.dashboard_port")
+        servers.append(_dashboard_server(cfg))
     sys.stdout.flush()
-    return subprocess.run(mlflow_ui, env=ui_environment(cfg), check=False).returncode
+    return run_servers(servers)
+
+
+def _dashboard_server(cfg: DictConfig) -> tuple[list[str], dict[str, str]]:
+    """optuna-dashboard on the study storage, which it reads from its environment (never its command line)."""
+    env = {**os.environ, "OPT_DASHBOARD_JOURNAL": "1" if is_journal(cfg) else "0",
+           "OPT_DASHBOARD_STORAGE": str(journal_path(cfg)) if is_journal(cfg) else str(cfg.search.storage)}
+    return [sys.executable, "-m", "opt.inspect._dashboard", "127.0.0.1", str(int(cfg.inspect.dashboard_port))], env
 
 
 def ui_environment(cfg: DictConfig) -> dict[str, str]:
