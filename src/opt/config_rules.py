@@ -131,6 +131,7 @@ RULES: dict[str, Rule] = {
     "split.min_train_fraction": Rule(float, lambda v: 0 < v < 1, "in (0, 1)"),
     "split.embargo_bars": Rule(int, _ge(0), ">= 0 bars"),
     "data.outliers": _one_of("refuse", "drop", "keep"),
+    "promote.retrain": _one_of("folds", "ensemble", "early_stopping"),
     "data.outlier_k": Rule(float, _gt(1), "> 1 (multiples of the rolling median bar range)"),
     "data.outlier_window": Rule(int, _ge(15), ">= 15 bars"),
     "levels.exchange_tz": Rule(str, _is_timezone, "a known IANA time zone name (e.g. America/New_York)"),

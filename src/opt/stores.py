@@ -44,8 +44,9 @@ from urllib.parse import unquote, urlsplit
 from omegaconf import DictConfig, OmegaConf
 
 from opt.errors import ConfigError, OptError
+from opt.secrets import mask_url
 
-__all__ = ["init_lock", "lock_file_of", "sqlalchemy_url", "is_postgres", "mask_password", "DiskFullError",
+__all__ = ["init_lock", "lock_file_of", "sqlalchemy_url", "is_postgres", "DiskFullError",
            "ensure_free_space", "create_sqlite_atomically", "check_separate", "check_tracking_server",
            "check_stores", "disk_full_message", "sqlite_file"]
 
@@ -134,13 +135,6 @@ def init_lock(uri: str, *, name: str) -> Iterator[None]:
 
 # --- passwords, database identity ------------------------------------------------------------------
 
-def mask_password(url: str) -> str:
-    """``url`` (or any text) with every URL password replaced by ``***`` (:func:`opt.secrets.mask_secrets`)."""
-    from opt.secrets import mask_secrets
-
-    return mask_secrets(str(url))
-
-
 def sqlite_file(url: str) -> Path | None:
     """The database file of a ``sqlite:///PATH`` URL (query string dropped), else None."""
     if not url.startswith("sqlite:///"):
@@ -186,7 +180,7 @@ def check_separate(cfg: DictConfig) -> None:
     if optuna_db is None or optuna_db != mlflow_db:
         return
     raise ConfigError(
-        f"search.storage={mask_password(str(storage))!r} and tracking.uri={mask_password(str(cfg.tracking.uri))!r} "
+        f"search.storage={mask_url(str(storage))!r} and tracking.uri={mask_url(str(cfg.tracking.uri))!r} "
         "name the same database: Optuna and MLflow each manage their own schema in it with Alembic (one "
         "alembic_version table), so they break each other (e.g. \"Can't locate revision identified by ...\"). "
         "Use two databases, e.g. search.storage=postgresql://USER@HOST:PORT/optuna and "
@@ -229,7 +223,7 @@ def check_tracking_server(uri: str, *, timeout: float = TRACKING_CHECK_TIMEOUT_S
             pass
     except urllib.error.HTTPError as exc:
         if exc.code >= 500:
-            raise ConfigError(f"tracking.uri={mask_password(uri)!r}: the tracking server answered {exc.code} "
+            raise ConfigError(f"tracking.uri={mask_url(uri)!r}: the tracking server answered {exc.code} "
                               f"{exc.reason}; check the server's logs") from None
     except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections, a malformed URL
         reason = getattr(exc, "reason", exc)
@@ -237,7 +231,7 @@ def check_tracking_server(uri: str, *, timeout: float = TRACKING_CHECK_TIMEOUT_S
             _REACHABLE.add(uri)              # (MLFLOW_TRACKING_INSECURE_TLS, MLFLOW_TRACKING_SERVER_CERT_PATH)
             return
         raise ConfigError(
-            f"tracking.uri={mask_password(uri)!r}: no MLflow tracking server answers there ({mask_password(str(reason))}; "
+            f"tracking.uri={mask_url(uri)!r}: no MLflow tracking server answers there ({mask_url(str(reason))}; "
             f"{time.monotonic() - start:.1f} s). Start it (mlflow server --host HOST --port PORT) or fix the URL; "
             "the default tracking.uri (sqlite:///mlruns/mlflow.db) needs no server") from None
     _REACHABLE.add(uri)

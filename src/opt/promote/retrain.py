@@ -172,11 +172,6 @@ def walk_forward_days(r: Retrained) -> np.ndarray:
     The folds are rebuilt from the search-part events (``label_end_bar < test_start``, the events the
     search had) with the promoted ``split`` settings.
     """
-    search = r.ds.events["label_end_bar"].to_numpy(np.int64) < r.test_start
-    cfg = r.cfg.split
-    folds = walk_forward_folds(
-        r.ds.events["bar"].to_numpy(np.int64)[search], r.ds.events["label_end_bar"].to_numpy(np.int64)[search],
-        r.test_start, n_folds=int(cfg.n_folds), min_train_fraction=float(cfg.min_train_fraction),
-        embargo_bars=int(cfg.embargo_bars))
+    folds = _search_folds(r.cfg, r.ds, r.test_start)
     days = r.ctx.calendar.trading_day
     return np.unique(np.concatenate([days[f.eval_start_bar:f.eval_end_bar] for f in folds]))

@@ -39,7 +39,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from opt.schema import TrialAttr
-from opt.search.recovery import fail_stale_trials
+from opt.search.recovery import fail_stale_trials, heartbeat_interval
 from opt.search.signals import GracefulStop
 from opt.search.trial import LIVE_STATES, Outcome, StudyContext, run_objective
 from opt.studies import FINISHED_STATES
@@ -116,16 +116,10 @@ class Progress:
         self.bar.close()
 
 
-def _heartbeat_interval(storage: optuna.storages.BaseStorage) -> int | None:
-    """Seconds between heartbeats when the storage keeps them (RDB with ``heartbeat_interval``), else None."""
-    get = getattr(storage, "get_heartbeat_interval", None)
-    return get() if callable(get) else None
-
-
 @contextlib.contextmanager
 def _heartbeat(storage: optuna.storages.BaseStorage, study: optuna.Study, number: int) -> Iterator[None]:
     """Record the running trial's heartbeat every ``heartbeat_interval`` seconds for the block."""
-    interval = _heartbeat_interval(storage)
+    interval = heartbeat_interval(storage)
     if not interval:
         yield
         return

@@ -112,10 +112,15 @@ def reap_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage, 
     return reaped
 
 
+def heartbeat_interval(storage: optuna.storages.BaseStorage) -> int | None:
+    """Seconds between heartbeats when the storage keeps them (RDB with ``heartbeat_interval``), else None."""
+    get = getattr(storage, "get_heartbeat_interval", None)
+    return get() if callable(get) else None
+
+
 def fail_stale_trials(study: optuna.Study, storage: optuna.storages.BaseStorage) -> None:
     """Optuna's heartbeat check (RDB storages with ``search.heartbeat_interval``): stale trials -> FAIL."""
-    get_interval = getattr(storage, "get_heartbeat_interval", None)
-    if not (callable(get_interval) and get_interval()):
+    if not heartbeat_interval(storage):
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

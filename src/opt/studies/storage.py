@@ -25,11 +25,11 @@ from omegaconf import DictConfig
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from opt.errors import ConfigError, OptError
+from opt.secrets import mask_url
 from opt.stores import (
     create_sqlite_atomically,
     ensure_free_space,
     init_lock,
-    mask_password,
     sqlalchemy_url,
     sqlite_file,
 )
@@ -50,7 +50,7 @@ def describe_storage(cfg: DictConfig) -> str:
     url = cfg.search.storage
     if url is None:
         return str(journal_path(cfg))
-    return mask_password(str(url))
+    return mask_url(str(url))
 
 
 def is_journal(cfg: DictConfig) -> bool:
@@ -126,4 +126,4 @@ def make_storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
         raise  # already clear (e.g. too little free space)
     except Exception as exc:  # noqa: BLE001 - a store that will not open is a user problem (a full disk too:
         # the CLI finds it in the chain, opt.stores.disk_full_message)
-        raise ConfigError(f"search.storage={describe_storage(cfg)!r} could not be opened: {mask_password(str(exc))}") from exc
+        raise ConfigError(f"search.storage={describe_storage(cfg)!r} could not be opened: {mask_url(str(exc))}") from exc

@@ -31,13 +31,13 @@ from typing import Any, TypeVar
 from omegaconf import DictConfig
 
 from opt.errors import ConfigError, OptError
+from opt.secrets import mask_url
 from opt.stores import (
     check_separate,
     check_tracking_server,
     create_sqlite_atomically,
     ensure_free_space,
     init_lock,
-    mask_password,
     sqlalchemy_url,
 )
 
@@ -178,7 +178,7 @@ class Tracker:
             if "duplicate column name" in str(exc):
                 hint = (" (the store looks half-migrated: its first migration was interrupted, e.g. by a full disk, "
                         "in an opt that did not yet create stores atomically; if it holds no runs, delete it and rerun)")
-            raise ConfigError(f"tracking.uri={mask_password(self.uri)!r} could not be opened: {mask_password(str(exc))}{hint}") from exc
+            raise ConfigError(f"tracking.uri={mask_url(self.uri)!r} could not be opened: {mask_url(str(exc))}{hint}") from exc
 
     def _experiment(self, name: str, artifact_root: str) -> str:
         found = self.client.get_experiment_by_name(name)
