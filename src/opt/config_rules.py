@@ -125,6 +125,13 @@ RULES: dict[str, Rule] = {
     "search.max_consecutive_failures": Rule(int, _ge(0), ">= 0 (0 = never stop)"),
     "search.threads_per_worker": Rule(int, _ge(1), ">= 1 (or null = cores // workers)"),
     "search.worker_index": Rule(int, _ge(0), ">= 0"),
+    "search.warm_start.top_k": Rule(int, _ge(1), ">= 1 trials of the earlier study"),
+    "search.patience": Rule(int, _ge(1), ">= 1 finished trials without improvement (or null = never stop)"),
+    "search.terminator": Rule(bool, None, "true or false"),
+    "stage.objective.aggregate": _one_of("pooled", "median", "mean", "min"),
+    "stage.objective.min_trades": Rule(int, _ge(0), ">= 0 trades over all walk-forward folds"),
+    "stage.objective.min_events": Rule(int, _ge(0), ">= 0 evaluation events over all walk-forward folds "
+                                       "(0 = no check)"),
     "split.test_fraction": Rule(float, lambda v: 0 <= v < 0.9, "in [0, 0.9)"),
     "split.eval_fraction": Rule(float, lambda v: 0 < v < 1, "in (0, 1)"),
     "split.n_folds": Rule(int, _ge(1), ">= 1"),
@@ -134,6 +141,7 @@ RULES: dict[str, Rule] = {
     "promote.retrain": _one_of("folds", "ensemble", "early_stopping"),
     "data.outlier_k": Rule(float, _gt(1), "> 1 (multiples of the rolling median bar range)"),
     "data.outlier_window": Rule(int, _ge(15), ">= 15 bars"),
+    "data.years": Rule(float, _gt(0), "> 0 years of synthetic bars (or null = data.synthetic.n_days)"),
     "levels.exchange_tz": Rule(str, _is_timezone, "a known IANA time zone name (e.g. America/New_York)"),
     "levels.day_start": _CLOCK,
     "levels.day_end": _CLOCK,
@@ -173,6 +181,8 @@ RULES: dict[str, Rule] = {
     "instrument.tick_size": Rule(float, _gt(0), "> 0 points"),
     "instrument.point_value": Rule(float, _gt(0), "> 0 currency per point"),
     "instrument.commission": Rule(float, _ge(0), ">= 0 currency per contract per side"),
+    "tracking.trial_artifacts": _one_of("top", "all", "none"),
+    "tracking.trial_artifacts_top_k": Rule(int, _ge(1), ">= 1 trials (the best so far keep their artifacts)"),
 }
 for _t in ("on", "pm", "or", "pd", "sma", "vwap"):
     RULES[f"levels.use.{_t}"] = _one_of(True, False)

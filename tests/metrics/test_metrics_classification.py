@@ -37,6 +37,24 @@ def test_knn_purity_standardizes_with_the_train_scaler() -> None:
     assert knn_purity(train_X, train_y, eval_X, eval_y, k=5) == pytest.approx(0.5)
 
 
+def test_knn_purity_scores_a_seeded_subset_of_many_evaluation_events() -> None:
+    """Years of bars give tens of thousands of evaluation events: at most ``max_samples`` are scored (the
+    cost stays linear), an unbiased estimate of the full mean, the same for the same seed."""
+    rng = np.random.default_rng(3)
+    train_X, train_y = rng.normal(size=(2000, 3)), rng.integers(0, 3, 2000)
+    eval_X, eval_y = rng.normal(size=(20000, 3)), rng.integers(0, 3, 20000)
+    full = knn_purity(train_X, train_y, eval_X, eval_y, max_samples=20000)
+    sub = knn_purity(train_X, train_y, eval_X, eval_y, max_samples=2000, seed=1)
+    assert sub == knn_purity(train_X, train_y, eval_X, eval_y, max_samples=2000, seed=1)
+    assert sub != full  # a subset was scored: 2,000 events' purities are multiples of 1/10,000
+    assert abs(sub - full) < 4 * 0.5 / np.sqrt(2000)
+    # every evaluation event scored below the cap: the exact mean, whatever the seed
+    assert knn_purity(train_X, train_y, eval_X[:500], eval_y[:500], seed=9) == knn_purity(
+        train_X, train_y, eval_X[:500], eval_y[:500], seed=0)
+    with pytest.raises(ValueError, match="max_samples"):
+        knn_purity(train_X, train_y, eval_X, eval_y, max_samples=0)
+
+
 def test_knn_purity_rejects_empty_sets() -> None:
     with pytest.raises(ValueError):
         knn_purity(np.empty((0, 2)), np.empty(0, int), np.ones((1, 2)), np.array([0]))

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
 from opt.config_rules import check_value
 from opt.data.checks import BarChecks, check_bars
-from opt.data.synthetic import generate_synthetic_bars
+from opt.data.synthetic import generate_synthetic_bars, trading_days_in_years
 from opt.data.validate import check_tz, validate_bars
 from opt.errors import ConfigError, DataError
 
@@ -80,7 +80,7 @@ def load_bars_from_config(cfg: DictConfig | dict[str, Any]) -> pd.DataFrame:
     """Load the bars named by the composed config.
 
     ``data.source``: ``synthetic`` uses ``data.synthetic.*``, ``instrument.tick_size`` and
-    ``levels.exchange_tz`` (all required); ``csv``/``parquet`` read ``data.path`` (relative
+    ``levels.exchange_tz`` (all required; ``data.years``, when set, replaces ``data.synthetic.n_days``); ``csv``/``parquet`` read ``data.path`` (relative
     paths resolve against the current working directory) with ``data.tz`` and the checks of
     :class:`~opt.data.checks.BarChecks` (``data.outliers``, ``data.outlier_k``, ``data.outlier_window``,
     ``levels.exchange_tz``, ``levels.day_start``, ``levels.day_end``). All sources apply
@@ -115,6 +115,9 @@ def _synthetic_from_config(cfg: DictConfig) -> pd.DataFrame:
     """Generate the synthetic bars of ``data.synthetic.*``, ``instrument.tick_size``, ``levels.exchange_tz``."""
     keys = ("seed", "first_day", "n_days", "start_price", "annual_vol")
     syn = {k: _required(cfg, f"data.synthetic.{k}") for k in keys}
+    years = OmegaConf.select(cfg, "data.years", default=None)
+    if years is not None:  # data.years replaces data.synthetic.n_days
+        syn["n_days"] = trading_days_in_years(check_value("data.years", years))
     tick_size = _required(cfg, "instrument.tick_size")
     exchange_tz = _required(cfg, "levels.exchange_tz")
     try:

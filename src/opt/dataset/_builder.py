@@ -73,7 +73,7 @@ def build_event_dataset(ctx: MarketContext, cfg: Any, *, keep_unlabelled: bool =
     oc = outcome_params(cfg_value(cfg, "outcome", where="config"))
     fp = feature_params(cfg_value(cfg, "features", where="config"))
     columns = ctx.levels.indices_of_types(_active_types(cfg))
-    values = ctx.levels.values[:, columns]
+    values = ctx.levels.values  # all levels, read in place: a trial copies no per-bar level data
     types = [ctx.levels.types[c] for c in columns]
     raw = detect_touches(
         ctx.close,
@@ -82,6 +82,7 @@ def build_event_dataset(ctx: MarketContext, cfg: Any, *, keep_unlabelled: bool =
         ctx.atr,
         ctx.calendar.trading_day,
         values,
+        columns=columns,
         monitor_band=np.array([ev.monitor_band[t] for t in types], dtype=np.float64),
         touch_band=np.array([ev.touch_band[t] for t in types], dtype=np.float64),
         k_atr=ev.k_atr,
@@ -92,7 +93,7 @@ def build_event_dataset(ctx: MarketContext, cfg: Any, *, keep_unlabelled: bool =
     if not keep_unlabelled:
         raw, complete = raw[complete], complete[complete]
     bar, entry, own, side, touches = (np.ascontiguousarray(raw[:, i]) for i in range(5))
-    price = values[bar, own]
+    price = values[bar, columns[own]]
     atr_u = ctx.atr[bar]
     thr = oc.threshold * atr_u if oc.threshold_mode == "atr" else np.full(bar.shape[0], oc.threshold)
     names = np.array([ctx.levels.names[c] for c in columns] + [""], dtype=object)
@@ -113,7 +114,8 @@ def build_event_dataset(ctx: MarketContext, cfg: Any, *, keep_unlabelled: bool =
         }
     )
     features = compute_features(
-        ctx, events, touches_before=touches, level_values_u=values[bar], own_column=own, params=fp
+        ctx, events, touches_before=touches, level_values_u=values[np.ix_(bar, columns)], own_column=own,
+        params=fp,
     )
     return EventDataset(events=events, features=features)
 

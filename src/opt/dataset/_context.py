@@ -27,11 +27,13 @@ class MarketContext:
         bars: the 1-minute bars (``timestamp`` UTC, ``open``, ``high``, ``low``, ``close``,
             ``volume``); row positions are the bar indices used everywhere else.
         timestamps: int64 ``(n,)``, UTC epoch nanoseconds of bar open times.
-        open, high, low, close: float64 ``(n,)``, points.
-        volume: float64 ``(n,)``, contracts.
+        open, high, low, close: float64 ``(n,)``, points (contiguous columns of ``ohlcv``).
+        volume: float64 ``(n,)``, contracts (a column of ``ohlcv``).
         calendar: the session calendar of the bars.
         levels: every level type (``levels.use`` is applied per trial).
         atr: float64 ``(n,)``, points, Wilder ATR(``levels.atr_period``) of the 1-minute bars.
+        ohlcv: float64 ``(n, 5)``, column-major, open/high/low/close/volume: the price matrix of
+            sequence models (:class:`opt.models.ModelData`), built once and shared by every trial.
     """
 
     bars: pd.DataFrame
@@ -44,6 +46,7 @@ class MarketContext:
     calendar: SessionCalendar
     levels: LevelSet
     atr: np.ndarray
+    ohlcv: np.ndarray
 
     @property
     def n_bars(self) -> int:
@@ -56,13 +59,16 @@ class MarketContext:
         return int(np.unique(self.calendar.trading_day).shape[0])
 
 
-def build_context(bars: pd.DataFrame, cfg: Any) -> MarketContext:
+def build_context(bars: pd.DataFrame, cfg: Any, *, calendar: SessionCalendar | None = None) -> MarketContext:
     """Build the market context of a study from its bars.
 
     Args:
         bars: validated 1-minute bars, ``(n,)`` rows with ``timestamp`` (tz-aware UTC) and float
             ``open``, ``high``, ``low``, ``close``, ``volume``.
         cfg: the composed config; reads ``cfg.levels`` (sessions, SMA settings, ``atr_period``).
+        calendar: ``build_calendar(bars["timestamp"], cfg.levels)`` when the caller has it already (a
+            calendar row depends on its own timestamp only, so rows sliced from a longer calendar
+            qualify); None computes it.
 
     Returns:
         The :class:`MarketContext`; every per-bar array at row t depends on rows <= t only.
@@ -70,6 +76,7 @@ def build_context(bars: pd.DataFrame, cfg: Any) -> MarketContext:
     Raises:
         DataError: if a column is missing or the timestamps are not strictly increasing.
         ConfigError: on an invalid ``levels`` config value.
+        ValueError: if ``calendar`` does not have one row per bar.
     """
     missing = [c for c in _COLUMNS if c not in bars.columns]
     if missing:
@@ -82,13 +89,18 @@ def build_context(bars: pd.DataFrame, cfg: Any) -> MarketContext:
             raise DataError(f"bar timestamps must be strictly increasing; row {int(bad[0]) + 1} breaks it")
     levels_cfg = cfg_value(cfg, "levels", where="config")
     period = cfg_value(levels_cfg, "atr_period", where="levels")
-    calendar = build_calendar(bars["timestamp"], levels_cfg)
-    arrays = {c: np.ascontiguousarray(bars[c].to_numpy(np.float64)) for c in _COLUMNS[1:]}
+    if calendar is None:
+        calendar = build_calendar(bars["timestamp"], levels_cfg)
+    elif len(calendar) != len(bars):
+        raise ValueError(f"calendar has {len(calendar)} rows for {len(bars)} bars")
+    ohlcv = np.asfortranarray(bars[list(_COLUMNS[1:])].to_numpy(np.float64))
+    arrays = {c: ohlcv[:, i] for i, c in enumerate(_COLUMNS[1:])}  # contiguous views
     return MarketContext(
         bars=bars,
         timestamps=ts,
         calendar=calendar,
         levels=compute_levels(bars, calendar, levels_cfg),
         atr=wilder_atr(arrays["high"], arrays["low"], arrays["close"], period),
+        ohlcv=ohlcv,
         **arrays,
     )

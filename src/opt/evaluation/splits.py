@@ -78,7 +78,7 @@ def holdout_split(
         ValueError: Mismatched lengths, unsorted timestamps or trading days.
     """
     test_fraction = check_value("split.test_fraction", test_fraction)
-    ts = pd.DatetimeIndex(timestamps).asi8  # only the order is used; the unit does not matter
+    ts = _order_keys(timestamps)
     day = np.asarray(trading_day, dtype=np.int64)
     if ts.shape != day.shape or ts.ndim != 1:
         raise ValueError(
@@ -97,6 +97,17 @@ def holdout_split(
             "trading day where the test part would begin"
         )
     return start
+
+
+def _order_keys(timestamps: pd.Series | np.ndarray) -> np.ndarray:
+    """int64 keys with the order of ``timestamps`` (only the order is used; the unit does not matter).
+
+    int64 and datetime64 arrays are viewed, not converted; a tz-aware Series goes through its int64
+    values. Only an array of Python ``datetime`` objects is parsed element by element (slow).
+    """
+    if isinstance(timestamps, np.ndarray) and timestamps.dtype.kind in "iuM":
+        return timestamps.astype(np.int64, copy=False) if timestamps.dtype.kind != "M" else timestamps.view(np.int64)
+    return pd.DatetimeIndex(timestamps).asi8
 
 
 def _check_events(event_bar: np.ndarray, label_end_bar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

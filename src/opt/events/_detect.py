@@ -42,17 +42,18 @@ def _detect(  # pragma: no cover - numba
     atr: np.ndarray,
     day: np.ndarray,
     levels: np.ndarray,
+    columns: np.ndarray,
     monitor_band: np.ndarray,
     touch_band: np.ndarray,
     k_atr: float,
     max_wait: int,
     cooldown: int,
 ) -> np.ndarray:
-    n_levels, n = levels.shape
+    n = levels.shape[1]
     buf = np.empty((1024, 5), dtype=np.int64)  # bar, entry_bar, level column, side, touches_before
     size = 0
-    for j in range(n_levels):
-        lv = levels[j]
+    for j in range(columns.shape[0]):
+        lv = levels[columns[j]]
         prev_inside = False
         waiting = False
         entry = -1
@@ -106,6 +107,7 @@ def detect_touches(
     trading_day: np.ndarray,
     levels: np.ndarray,
     *,
+    columns: np.ndarray | None = None,
     monitor_band: np.ndarray,
     touch_band: np.ndarray,
     k_atr: float,
@@ -118,25 +120,39 @@ def detect_touches(
         close, high, low: float64 ``(n,)``, points.
         atr: float64 ``(n,)``, points (rows with NaN or zero ATR are never inside a zone).
         trading_day: int64 ``(n,)``, from the session calendar.
-        levels: float64 ``(n, m)``, points, the active level columns (NaN while unknown).
-        monitor_band: float64 ``(m,)``, points, per level column.
-        touch_band: float64 ``(m,)``, points, per level column.
+        levels: float64 ``(n, M)``, points (NaN while unknown). Read in place when column-major (as
+            :attr:`opt.levels.LevelSet.values`); a row-major matrix is transposed into a copy.
+        columns: int64 ``(m,)``, the active columns of ``levels``; None = all ``M`` of them.
+        monitor_band: float64 ``(m,)``, points, per active level column.
+        touch_band: float64 ``(m,)``, points, per active level column.
         k_atr: zone widening in ATR multiples.
         max_wait: bars after the entry in which the touch must happen.
         cooldown: minimum bars between two events of one level instance.
 
     Returns:
         int64 ``(n_events, 5)`` with columns ``bar, entry_bar, level column, side, touches_before``,
-        sorted by bar, then level column.
+        sorted by bar, then level column; the level column is a position in ``columns``.
+
+    Raises:
+        ValueError: if ``columns`` holds a position outside ``levels`` or its length differs from
+            ``monitor_band`` / ``touch_band``.
     """
     f64 = np.float64
+    levels = np.asarray(levels, dtype=f64)
+    n_all = levels.shape[1]
+    columns = np.arange(n_all, dtype=np.int64) if columns is None else np.asarray(columns, dtype=np.int64)
+    if columns.ndim != 1 or np.any((columns < 0) | (columns >= n_all)):
+        raise ValueError(f"columns must be positions in the {n_all} columns of levels, got {columns}")
+    if np.shape(monitor_band) != columns.shape or np.shape(touch_band) != columns.shape:
+        raise ValueError(f"monitor_band and touch_band need one value per active column ({columns.shape[0]})")
     raw = _detect(
         np.ascontiguousarray(close, dtype=f64),
         np.ascontiguousarray(high, dtype=f64),
         np.ascontiguousarray(low, dtype=f64),
         np.ascontiguousarray(atr, dtype=f64),
         np.ascontiguousarray(trading_day, dtype=np.int64),
-        np.ascontiguousarray(np.asarray(levels, dtype=f64).T),
+        np.ascontiguousarray(levels.T),  # no copy for a column-major matrix
+        np.ascontiguousarray(columns),
         np.ascontiguousarray(monitor_band, dtype=f64),
         np.ascontiguousarray(touch_band, dtype=f64),
         float(k_atr),

@@ -27,8 +27,8 @@ def compute_levels(bars: pd.DataFrame, calendar: SessionCalendar, levels_cfg: An
 
     Returns:
         A :class:`LevelSet` with the levels of every type in :data:`LEVEL_TYPES`, in that order:
-        onh, onl, pmh, pml, orh, orl, pdh, pdl, pdc, sma_<p>..., vwap_session, vwap_weekly.
-        Row t depends on bars ``<= t`` only.
+        onh, onl, pmh, pml, orh, orl, pdh, pdl, pdc, sma_<p>..., vwap_session, vwap_weekly
+        (``values`` column-major). Row t depends on bars ``<= t`` only.
 
     Raises:
         ConfigError: naming the key, on invalid session times, SMA timeframe or periods (rules in
@@ -46,14 +46,14 @@ def compute_levels(bars: pd.DataFrame, calendar: SessionCalendar, levels_cfg: An
     )
     periods = [int(n.removeprefix("sma_")) for n in names["sma"]]
     sma = sma_levels(close, timestamps_ns(bars["timestamp"]), timeframe_min=timeframe, periods=periods)
-    vwap = np.column_stack(
-        [
-            anchored_vwap(high, low, close, volume, calendar.trading_day),
-            anchored_vwap(high, low, close, volume, calendar.week_start),
-        ]
-    )
-    values = np.concatenate([session, sma, vwap], axis=1)
+    # column-major: each level is one contiguous column, so a trial reads its active levels in place
+    n_session, n_sma = session.shape[1], sma.shape[1]
+    values = np.empty((close.shape[0], n_session + n_sma + 2), order="F")
+    values[:, :n_session] = session
+    values[:, n_session : n_session + n_sma] = sma
+    values[:, -2] = anchored_vwap(high, low, close, volume, calendar.trading_day)
+    values[:, -1] = anchored_vwap(high, low, close, volume, calendar.week_start)
     ordered = tuple(n for t in LEVEL_TYPES for n in names[t])
     assert ordered[: len(SESSION_LEVEL_ORDER)] == SESSION_LEVEL_ORDER
     types = tuple(t for t in LEVEL_TYPES for _ in names[t])
-    return LevelSet(names=ordered, types=types, values=np.ascontiguousarray(values))
+    return LevelSet(names=ordered, types=types, values=values)

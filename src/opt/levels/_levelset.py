@@ -51,7 +51,9 @@ class LevelSet:
         names: level names, ``(n_levels,)``, e.g. ``("onh", "onl", ...)``.
         types: level type of each name (an entry of :data:`LEVEL_TYPES`), ``(n_levels,)``.
         values: float64 ``(n_bars, n_levels)``, points; NaN while the level is not known yet.
-            Row ``t`` depends on bars ``<= t`` only.
+            Row ``t`` depends on bars ``<= t`` only. Column-major (Fortran order) when built by
+            :func:`~opt.levels.compute_levels`: each level is one contiguous column, read in place by
+            every trial (``values[:, j]`` is a view, ``values.T`` is C-contiguous).
     """
 
     names: tuple[str, ...]

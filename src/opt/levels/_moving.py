@@ -29,11 +29,11 @@ def sma_levels(
         periods: SMA lengths in higher-timeframe bars.
 
     Returns:
-        float64 ``(n, len(periods))``, points.
+        float64 ``(n, len(periods))``, points; column-major.
     """
     htf = htf_bars(ts_ns, timeframe_min)
     htf_close = np.asarray(close, dtype=np.float64)[htf.end]
-    out = np.full((close.shape[0], len(periods)), np.nan)
+    out = np.full((close.shape[0], len(periods)), np.nan, order="F")
     for j, period in enumerate(periods):
         sma = np.full(htf_close.shape[0], np.nan)
         if htf_close.shape[0] >= period:

@@ -36,7 +36,7 @@ def _session_levels(  # pragma: no cover - numba
     rth_minutes: int,
 ) -> np.ndarray:
     n = high.shape[0]
-    out = np.full((n, 9), np.nan)
+    out = np.full((9, n), np.nan)  # level-major: returned transposed, a column-major (n, 9) matrix
     cur_day = np.int64(-1)
     on_h = on_l = pm_h = pm_l = or_h = or_l = rth_h = rth_l = rth_c = np.nan
     pd_h = pd_l = pd_c = np.nan
@@ -62,11 +62,11 @@ def _session_levels(  # pragma: no cover - numba
                 or_h = h if np.isnan(or_h) else max(or_h, h)
                 or_l = lo if np.isnan(or_l) else min(or_l, lo)
         if s >= 0:
-            out[t, 0], out[t, 1] = on_h, on_l
-            out[t, 2], out[t, 3] = pm_h, pm_l
+            out[0, t], out[1, t] = on_h, on_l
+            out[2, t], out[3, t] = pm_h, pm_l
         if s >= or_minutes:
-            out[t, 4], out[t, 5] = or_h, or_l
-        out[t, 6], out[t, 7], out[t, 8] = pd_h, pd_l, pd_c
+            out[4, t], out[5, t] = or_h, or_l
+        out[6, t], out[7, t], out[8, t] = pd_h, pd_l, pd_c
     return out
 
 
@@ -88,7 +88,7 @@ def session_levels(
         rth_minutes: RTH length (``rth_end - rth_start``), minutes.
 
     Returns:
-        float64 ``(n, 9)``, points, NaN while unknown.
+        float64 ``(n, 9)``, points, NaN while unknown; column-major (each level contiguous).
     """
     return _session_levels(
         np.ascontiguousarray(high, dtype=np.float64),
@@ -99,4 +99,4 @@ def session_levels(
         calendar.is_pm,
         int(or_minutes),
         int(rth_minutes),
-    )
+    ).T

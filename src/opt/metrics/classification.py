@@ -46,7 +46,8 @@ def _check_proba(proba: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def knn_purity(
-    train_X: np.ndarray, train_y: np.ndarray, eval_X: np.ndarray, eval_y: np.ndarray, *, k: int = 5
+    train_X: np.ndarray, train_y: np.ndarray, eval_X: np.ndarray, eval_y: np.ndarray, *, k: int = 5,
+    max_samples: int = 5000, seed: int = 0,
 ) -> float:
     """Mean share of each evaluation event's k nearest TRAIN events that carry its label.
 
@@ -54,7 +55,10 @@ def knn_purity(
     with a :class:`~sklearn.preprocessing.StandardScaler` fit on ``train_X`` only, neighbours are found
     by Euclidean distance with :class:`~sklearn.neighbors.NearestNeighbors`, and the purity of one
     evaluation event is ``#{neighbours with the same label} / k``. With fewer than ``k`` train events,
-    all of them are the neighbours.
+    all of them are the neighbours. With more than ``max_samples`` evaluation events the mean is taken
+    over a seeded random subset of that size (as :func:`silhouette` does): its standard error is at
+    most 0.5 / sqrt(max_samples), 0.007 at 5,000, and the cost stays linear in the events when years
+    of bars give tens of thousands of them.
 
     Args:
         train_X: Train features, shape ``(n_train, n_features)``.
@@ -62,6 +66,8 @@ def knn_purity(
         eval_X: Evaluation features, shape ``(n_eval, n_features)``.
         eval_y: Evaluation labels, shape ``(n_eval,)``.
         k: Number of neighbours.
+        max_samples: Most evaluation events scored (a seeded subset above it); must be >= 1.
+        seed: Seed of that subset.
 
     Returns:
         Purity in ``[0, 1]``.
@@ -77,6 +83,11 @@ def knn_purity(
     eval_y = _check_labels(eval_y, eval_X.shape[0], "eval_y")
     if train_X.shape[0] == 0 or eval_X.shape[0] == 0:
         raise ValueError("knn_purity needs at least one train and one evaluation event")
+    if max_samples < 1:
+        raise ValueError(f"max_samples must be >= 1, got {max_samples}")
+    if eval_X.shape[0] > max_samples:
+        keep = np.sort(np.random.default_rng(seed).choice(eval_X.shape[0], size=max_samples, replace=False))
+        eval_X, eval_y = eval_X[keep], eval_y[keep]
     scaler = StandardScaler().fit(train_X)
     n_neighbors = min(k, train_X.shape[0])
     index = NearestNeighbors(n_neighbors=n_neighbors).fit(scaler.transform(train_X))

@@ -8,15 +8,16 @@ The search never reads a bar of the test part.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
 from opt.data import data_fingerprint, load_bars_from_config
 from opt.dataset import MarketContext, build_context
 from opt.evaluation import holdout_split
-from opt.sessions import build_calendar
+from opt.sessions import SessionCalendar, build_calendar, timestamps_ns
 
 __all__ = ["PreparedMarket", "prepare_market"]
 
@@ -43,8 +44,9 @@ class PreparedMarket:
 
     @property
     def n_trading_days(self) -> int:
-        """Trading days in the search part."""
-        return int(len(pd.unique(self.ctx.calendar.trading_day)))
+        """Trading days in the search part (the trading day is non-decreasing: count its changes)."""
+        day = self.ctx.calendar.trading_day
+        return int(day.shape[0] > 0) + int(np.count_nonzero(day[1:] != day[:-1]))
 
 
 def prepare_market(cfg: DictConfig) -> PreparedMarket:
@@ -56,8 +58,8 @@ def prepare_market(cfg: DictConfig) -> PreparedMarket:
     """
     bars = load_bars_from_config(cfg)
     calendar = build_calendar(bars["timestamp"], cfg.levels)
-    test_start = holdout_split(
-        bars["timestamp"].to_numpy(), calendar.trading_day, test_fraction=float(cfg.split.test_fraction)
+    test_start = holdout_split(  # int64 nanoseconds: no conversion to Python objects
+        timestamps_ns(bars["timestamp"]), calendar.trading_day, test_fraction=float(cfg.split.test_fraction)
     )
     search = bars.iloc[:test_start].reset_index(drop=True)
     log.info(
@@ -65,9 +67,14 @@ def prepare_market(cfg: DictConfig) -> PreparedMarket:
         len(bars), bars["timestamp"].iloc[0], bars["timestamp"].iloc[-1], len(search), len(bars) - test_start,
     )
     return PreparedMarket(
-        ctx=build_context(search, cfg),
+        ctx=build_context(search, cfg, calendar=_head(calendar, test_start)),
         test_start=int(test_start),
         n_bars_total=len(bars),
         fingerprint=data_fingerprint(bars),
         test_bars=bars.iloc[test_start:].reset_index(drop=True),
     )
+
+
+def _head(calendar: SessionCalendar, n: int) -> SessionCalendar:
+    """The first ``n`` rows of ``calendar`` (views; a calendar row depends on its own timestamp only)."""
+    return SessionCalendar(**{f.name: getattr(calendar, f.name)[:n] for f in fields(calendar)})
