@@ -18,7 +18,7 @@ def _metrics(pnl: np.ndarray = PNL, exit_day: np.ndarray | None = None, **kw: ob
     return trading_metrics(
         pnl=pnl,
         r_multiple=kw.get("r", np.zeros(n)),
-        is_win=kw.get("win", pnl > 0),
+        hit_target=kw.get("hit", pnl > 0),
         exit_day=np.array([1, 1, 2, 4, 4, 5], dtype=np.int64) if exit_day is None else exit_day,
         trading_days=kw.get("days", DAYS),
     )
@@ -30,12 +30,23 @@ def test_trading_metrics_by_hand() -> None:
     assert m["net_pnl"] == pytest.approx(20.0)
     assert m["n_trades"] == 6.0
     assert m["win_rate"] == pytest.approx(0.5)
+    assert m["target_hit_rate"] == pytest.approx(0.5)
     assert m["expectancy_r"] == pytest.approx(1.4 / 6)
     assert m["profit_factor"] == pytest.approx(220 / 200)
     # equity 0, 100, 50, 20, 100, -20, 20: peak 100 -> trough -20
     assert m["max_drawdown"] == pytest.approx(120.0)
     # daily 50, -30, 0 (no trade), -40, 40: mean 4, sample variance 6520 / 4
     assert m["sharpe"] == pytest.approx(4 / math.sqrt(1630) * math.sqrt(252))
+
+
+def test_win_rate_counts_net_pnl_and_target_hit_rate_counts_take_profits() -> None:
+    # trade 1 hits take-profit but costs leave it at -2; trade 3 is a time exit with +30; trade 4 is a
+    # stop-out that gapped in the trade's favour (+5): 2 of 4 hit the target, 3 of 4 made money
+    pnl = np.array([-2.0, 50.0, 30.0, 5.0])
+    hit = np.array([True, True, False, False])
+    m = _metrics(pnl, exit_day=np.array([1, 2, 3, 4]), hit=hit)
+    assert m["win_rate"] == pytest.approx(3 / 4)
+    assert m["target_hit_rate"] == pytest.approx(2 / 4)
 
 
 def test_curves_and_daily_pnl() -> None:
@@ -76,7 +87,7 @@ SIGNAL_ORDER_EXIT_BAR = np.array([20, 10, 30], dtype=np.int64)
 def test_max_drawdown_follows_exit_order() -> None:
     """Signal order: equity 0, -80, 20, -30 (drawdown 80); exit order 100, -80, -50: 0, 100, 20, -30 (130)."""
     days = np.array([1, 1, 1], dtype=np.int64)
-    m = trading_metrics(pnl=SIGNAL_ORDER_PNL, r_multiple=np.zeros(3), is_win=SIGNAL_ORDER_PNL > 0,
+    m = trading_metrics(pnl=SIGNAL_ORDER_PNL, r_multiple=np.zeros(3), hit_target=SIGNAL_ORDER_PNL > 0,
                         exit_day=days, trading_days=days, exit_bar=SIGNAL_ORDER_EXIT_BAR)  # fmt: skip
     assert m["max_drawdown"] == pytest.approx(130.0)
     assert m["net_pnl"] == pytest.approx(-30.0)
@@ -86,7 +97,7 @@ def test_max_drawdown_ties_keep_input_order() -> None:
     """Same exit bar: the input order stands (stable), 0, -50, 50, -30 -> 80 (not 100 - 80 - 50 -> 130)."""
     pnl = np.array([-50.0, 100.0, -80.0])
     days = np.array([1, 1, 1], dtype=np.int64)
-    m = trading_metrics(pnl=pnl, r_multiple=np.zeros(3), is_win=pnl > 0, exit_day=days, trading_days=days,
+    m = trading_metrics(pnl=pnl, r_multiple=np.zeros(3), hit_target=pnl > 0, exit_day=days, trading_days=days,
                         exit_bar=np.array([7, 7, 7], dtype=np.int64))  # fmt: skip
     assert m["max_drawdown"] == pytest.approx(80.0)
 

@@ -27,7 +27,7 @@ from opt.brackets import BracketParams, ExitReason, Trades, simulate_brackets
 from opt.dataset import EventDataset, MarketContext
 from opt.evaluation import Fold, walk_forward_folds
 from opt.indicators import timeframe_atr
-from opt.metrics import macro_auc, multiclass_brier, precision_coverage_at, trading_metrics
+from opt.metrics import daily_pnl, macro_auc, multiclass_brier, precision_coverage_at, trading_metrics
 from opt.models import Classifier, ReportFn, feature_importance
 from opt.models.fitting import fit_model, model_input
 
@@ -71,12 +71,16 @@ class WalkForwardResult:
     """A walk-forward evaluation.
 
     Attributes:
-        metrics: metrics over all folds' trades together; classification metrics are fold medians;
-            ``n_folds``.
+        metrics: metrics over all evaluated folds' trades and trading days together (``sharpe`` is the
+            Sharpe ratio of :attr:`daily_pnl`); classification metrics are fold medians; ``n_folds``
+            (folds evaluated) and ``n_folds_no_trades`` (evaluated folds without a trade).
         step_metrics: per-fold values of every span metric, in fold order.
         trades: all folds' trades with a ``fold`` column.
         importances: per-fold feature importances (XGBoost gain), empty for the CNN.
         point_value: currency per point of the instrument.
+        daily_pnl: net PnL per trading day of the evaluated folds, currency, indexed by trading-day code
+            in ascending order: every day of every evaluated fold, 0 on days without an exit (a fold
+            without trades adds its days at 0). The pooled objective is a metric of this series.
     """
 
     metrics: dict[str, float]
@@ -84,6 +88,7 @@ class WalkForwardResult:
     trades: pd.DataFrame
     importances: list[dict[str, float]] = field(default_factory=list)
     point_value: float = 1.0
+    daily_pnl: pd.Series = field(default_factory=lambda: pd.Series([], dtype=float))
 
 
 def evaluate_span(cfg: DictConfig, ds: EventDataset, ctx: MarketContext, atr: np.ndarray, model: Classifier,
@@ -120,7 +125,7 @@ def evaluate_span(cfg: DictConfig, ds: EventDataset, ctx: MarketContext, atr: np
     days = ctx.calendar.trading_day
     metrics = trading_metrics(
         pnl=trades.pnl[filled], r_multiple=trades.r_multiple[filled],
-        is_win=trades.exit_reason[filled] == int(ExitReason.TARGET), exit_day=days[exit_bar],
+        hit_target=trades.exit_reason[filled] == int(ExitReason.TARGET), exit_day=days[exit_bar],
         trading_days=np.unique(days[start_bar:end_bar]), exit_bar=exit_bar,  # drawdown in exit order
     )
     precision, coverage = precision_coverage_at(proba, y, threshold=0.8)
@@ -154,10 +159,11 @@ def evaluate_walk_forward(cfg: DictConfig, ds: EventDataset, ctx: MarketContext,
         embargo_bars=int(cfg.split.embargo_bars))
     atr = atr_on({} if cache is None else cache, ctx, int(cfg.bracket.atr_timeframe), int(cfg.levels.atr_period))
     per_fold: dict[str, list[float]] = {}
-    trades, importances = [], []
+    trades, importances, evaluated = [], [], []
     for fold in folds:
         if len(fold.train) < MIN_FOLD_TRAIN_EVENTS or len(fold.eval) == 0:
             continue
+        evaluated.append(fold)
         epochs = _epoch_report(report, fold.index) if report is not None and cfg.model.name == "cnn" else None
         model = fit_model(cfg, ds, ctx, fold.train, report=epochs)
         span = evaluate_span(cfg, ds, ctx, atr, model, fold.eval, fold.eval_start_bar, fold.eval_end_bar)
@@ -174,9 +180,20 @@ def evaluate_walk_forward(cfg: DictConfig, ds: EventDataset, ctx: MarketContext,
         raise ValueError(f"no walk-forward fold had enough training events ({MIN_FOLD_TRAIN_EVENTS}) and "
                          "evaluation events")
     all_trades = pd.concat(trades, ignore_index=True)
-    return WalkForwardResult(metrics=_combined(all_trades, per_fold, ctx, folds), step_metrics=per_fold,
-                             trades=all_trades, importances=importances,
-                             point_value=float(cfg.instrument.point_value))
+    metrics = _combined(all_trades, per_fold, ctx, evaluated)  # skipped folds' days are not evaluated
+    metrics["n_folds_no_trades"] = float(sum(n == 0 for n in per_fold["n_trades"]))
+    return WalkForwardResult(metrics=metrics, step_metrics=per_fold, trades=all_trades, importances=importances,
+                             point_value=float(cfg.instrument.point_value),
+                             daily_pnl=_daily(all_trades, ctx, evaluated))
+
+
+def _daily(trades: pd.DataFrame, ctx: MarketContext, folds: list[Fold]) -> pd.Series:
+    """Net PnL per trading day of ``folds``' evaluation spans, 0 on days without an exit (currency)."""
+    days = ctx.calendar.trading_day
+    span_days = np.unique(np.concatenate([days[f.eval_start_bar:f.eval_end_bar] for f in folds]))
+    exit_bar = trades["exit_bar"].to_numpy(np.int64) if len(trades) else np.empty(0, np.int64)
+    pnl = trades["pnl"].to_numpy(float) if len(trades) else np.empty(0)
+    return pd.Series(daily_pnl(pnl, days[exit_bar], span_days), index=span_days, name="daily_pnl")
 
 
 def _epoch_report(report: ReportFn, fold: int) -> Callable[[int, float], None]:
@@ -195,7 +212,7 @@ def _combined(trades: pd.DataFrame, per_fold: dict[str, list[float]], ctx: Marke
     out = trading_metrics(
         pnl=trades["pnl"].to_numpy(float) if len(trades) else np.empty(0),
         r_multiple=trades["r_multiple"].to_numpy(float) if len(trades) else np.empty(0),
-        is_win=(trades["exit_reason"].to_numpy() == int(ExitReason.TARGET)) if len(trades) else np.empty(0, bool),
+        hit_target=(trades["exit_reason"].to_numpy() == int(ExitReason.TARGET)) if len(trades) else np.empty(0, bool),
         exit_day=days[exit_bar], trading_days=span_days, exit_bar=exit_bar)  # drawdown in exit order
     for k in CLASSIFICATION_KEYS:
         out[k] = float(np.median(per_fold[k]))

@@ -11,9 +11,21 @@ import pandas as pd
 
 from opt.errors import ConfigError
 
-__all__ = ["FORMATS", "check_format", "print_rows", "print_detail", "fmt"]
+__all__ = ["FORMATS", "METRIC_NOTES", "check_format", "print_rows", "print_detail", "fmt"]
 
 FORMATS = ("table", "json", "csv")
+
+#: one-line meanings printed under ``show``'s metrics for the metrics whose name does not say it all
+METRIC_NOTES: dict[str, str] = {
+    "score": ("the value Optuna optimized: stage 1 the DESIGN §7 composite; stage 2 stage.objective.metric "
+              "combined over the walk-forward folds by stage.objective.aggregate (pooled: once over all "
+              "folds' trades and daily PnL), or stage.objective.penalty (see min_trades_penalty)"),
+    "min_trades_penalty": "1: fewer than stage.objective.min_trades trades over all folds, the score is the penalty",
+    "win_rate": "share of trades with net PnL > 0 (after commission and slippage)",
+    "target_hit_rate": "share of trades that exited at take-profit",
+    "plateau_score": ("share of one-step moves of each bracket parameter whose test net_pnl stays >= base - "
+                      "promote.sensitivity.keep_share x |base|; 1 = a flat plateau, near 0 = a spike"),
+}
 
 
 def check_format(fmt_name: str) -> str:
@@ -100,10 +112,13 @@ def print_detail(detail: dict[str, Any], *, fmt_name: str) -> None:
         for k, v in section.items():
             table.add_row(k, fmt(v))
         console.print(table)
+        if title == "metrics":
+            for name in (n for n in METRIC_NOTES if n in section or n in head):
+                console.print(f"  {name}: {METRIC_NOTES[name]}", markup=False, soft_wrap=True)
     folds = detail.get("folds") or {}
     if folds:
         frame = pd.DataFrame(folds)
-        table = Table(title="per fold (fold_* metric histories, step = fold)")
+        table = Table(title="per fold (walk-forward, per_fold.csv)")
         table.add_column("fold", justify="right")
         for col in frame.columns:
             table.add_column(col, justify="right")

@@ -1,4 +1,4 @@
-"""Stage-2 bracket metrics (DESIGN §7): PnL, hit rate, expectancy, profit factor, drawdown, Sharpe.
+"""Stage-2 bracket metrics (DESIGN §7): PnL, win and target-hit rates, expectancy, profit factor, drawdown, Sharpe.
 
 Inputs are per-trade arrays plus the calendar of trading days of the evaluated span, so that days
 without a trade count as zero PnL in the Sharpe ratio. Equity and drawdown follow exit order (DESIGN §8):
@@ -108,7 +108,7 @@ def trading_metrics(
     *,
     pnl: np.ndarray,
     r_multiple: np.ndarray,
-    is_win: np.ndarray,
+    hit_target: np.ndarray,
     exit_day: np.ndarray,
     trading_days: np.ndarray,
     exit_bar: np.ndarray | None = None,
@@ -118,7 +118,9 @@ def trading_metrics(
 
     - ``net_pnl``: sum of ``pnl``.
     - ``n_trades``: number of trades.
-    - ``win_rate``: share of trades that hit take-profit (``0.0`` without trades).
+    - ``win_rate``: share of trades with net PnL > 0, after costs (``0.0`` without trades).
+    - ``target_hit_rate``: share of trades that exited at take-profit (``0.0`` without trades); differs
+      from ``win_rate`` when a stop or time exit makes money or a take-profit does not cover costs.
     - ``expectancy_r``: mean of ``r_multiple`` (``0.0`` without trades).
     - ``profit_factor``: gross profit / gross loss, capped at :data:`PROFIT_FACTOR_CAP`; the cap when
       there is profit and no loss; ``0.0`` when there is no profit (including no trades).
@@ -132,7 +134,7 @@ def trading_metrics(
         pnl: Net PnL per trade in currency (after commission and slippage), shape ``(n_trades,)``; in
             exit order unless ``exit_bar`` is given.
         r_multiple: Result of each trade in R (1R = initial stop distance), shape ``(n_trades,)``.
-        is_win: Whether each trade hit take-profit, bool, shape ``(n_trades,)``.
+        hit_target: Whether each trade exited at take-profit, bool, shape ``(n_trades,)``.
         exit_day: Trading day of each exit, int64, shape ``(n_trades,)``.
         trading_days: All trading days of the evaluated span, int64 (duplicates allowed).
         exit_bar: Exit bar of each trade, int64, shape ``(n_trades,)``: the equity curve (and so
@@ -146,10 +148,10 @@ def trading_metrics(
     """
     pnl = np.asarray(pnl, dtype=np.float64)
     r_multiple = np.asarray(r_multiple, dtype=np.float64)
-    is_win = np.asarray(is_win, dtype=bool)
-    if not pnl.shape == r_multiple.shape == is_win.shape:
+    hit_target = np.asarray(hit_target, dtype=bool)
+    if not pnl.shape == r_multiple.shape == hit_target.shape:
         raise ValueError(
-            f"pnl, r_multiple, is_win shapes differ: {pnl.shape}, {r_multiple.shape}, {is_win.shape}"
+            f"pnl, r_multiple, hit_target shapes differ: {pnl.shape}, {r_multiple.shape}, {hit_target.shape}"
         )
     in_exit_order = pnl
     if exit_bar is not None:
@@ -161,7 +163,8 @@ def trading_metrics(
     return {
         "net_pnl": float(pnl.sum()),
         "n_trades": float(n),
-        "win_rate": float(is_win.mean()) if n else 0.0,
+        "win_rate": float((pnl > 0).mean()) if n else 0.0,
+        "target_hit_rate": float(hit_target.mean()) if n else 0.0,
         "expectancy_r": float(r_multiple.mean()) if n else 0.0,
         "profit_factor": _profit_factor(pnl),
         "max_drawdown": float(drawdown_curve(equity_curve(in_exit_order)).max()),

@@ -17,7 +17,14 @@ from typing import Any
 
 from opt.errors import ConfigError
 
-__all__ = ["Gate", "check_gates", "describe_failures"]
+__all__ = ["METRIC_NOTES", "Gate", "check_gates", "describe_failures", "metric_notes"]
+
+#: one-line explanations printed under the promote report for the metrics that need one
+METRIC_NOTES: dict[str, str] = {
+    "plateau_score": ("plateau_score: share of the one-step moves of each bracket parameter (the sensitivity table) "
+                      "whose test net_pnl stays >= base - promote.sensitivity.keep_share x |base|; 1 = a flat "
+                      "plateau (robust), near 0 = a spike (the chosen values are fragile)"),
+}
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,11 @@ def check_gates(gates: Mapping[str, Any] | None, metrics: Mapping[str, float],
         out.append(Gate(name=name, metric=metric, op=op, threshold=float(threshold), value=value, passed=passed,
                         reason=f"not computable: {why}" if math.isnan(value) else ""))
     return out
+
+
+def metric_notes(metrics: Mapping[str, float]) -> list[str]:
+    """The :data:`METRIC_NOTES` lines of the metrics present in ``metrics``, in that table's order."""
+    return [note for name, note in METRIC_NOTES.items() if name in metrics]
 
 
 def describe_failures(gates: list[Gate]) -> str:

@@ -1,19 +1,25 @@
-"""The run summary printed at the end of ``python -m opt run``: the study's state and its best trial.
+"""The run summary printed at the end of ``python -m opt run``: the study's state, what was optimized, its best trial.
 
 Abandoned trials (the target was reached by another worker before they started; recorded as FAIL with
-the user attribute ``abandoned``) are counted apart from failures.
+the user attribute ``abandoned``) are counted apart from failures. The score is named with its
+objective (:func:`describe_objective`), e.g. ``score 1.84 = sharpe (pooled over 5 folds' daily PnL,
+maximize)``, and a search without a usable result says so plainly (:func:`opt.studies.verdict.verdict`):
+every trial scored the min-trades penalty, or the best trial evaluated too few events.
 """
 
 from __future__ import annotations
 
 import optuna
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
 from opt.schema import TrialAttr
 from opt.studies import best_file, best_record
+from opt.studies.verdict import no_result, verdict
 
-__all__ = ["summarize"]
+__all__ = ["describe_objective", "state_counts", "summarize"]
+
+_POOLED = {"sharpe": "daily PnL", "precision_at_80": "confident calls"}
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
@@ -26,15 +32,54 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
             "abandoned": abandoned, "running": sum(t.state == TrialState.RUNNING for t in trials)}
 
 
+def describe_objective(cfg: DictConfig, stage: int, directions: list[str], n_folds: int | None = None) -> str:
+    """What the score is, in words: the metric, how the folds combine, and the direction.
+
+    Args:
+        cfg: the configuration (``stage.objective`` for stage 2, ``stage.weights`` for stage 1).
+        stage: 1 or 2.
+        directions: the study's directions, lower case (``["maximize"]``).
+        n_folds: walk-forward folds the best trial evaluated (stage 2), or None when unknown.
+
+    Returns:
+        E.g. ``sharpe (pooled over 5 folds' daily PnL, maximize)``, ``sharpe (median of the per-fold
+        values over 5 folds, maximize)``, or the stage-1 composite with its weights.
+    """
+    if stage == 1:
+        w = OmegaConf.select(cfg, "stage.weights", default=None)
+        terms = ("physics_quality", "model_performance", "variance_score")
+        formula = " + ".join(f"{w[t]:g} {t}" for t in terms) if w is not None else " + ".join(terms)
+        return f"stage-1 composite {formula} (DESIGN §7, {directions[0]})"
+    obj = cfg.stage.objective
+    if obj.multi:
+        pairs = ", ".join(f"{m} {d}" for m, d in zip(obj.multi, directions, strict=False))
+        return f"({pairs}); score and ranking by the first"
+    folds = f"{n_folds} folds" if n_folds is not None else "the walk-forward folds"
+    metric, aggregate = str(obj.metric), str(obj.aggregate)
+    how = (f"pooled over {folds}' {_POOLED.get(metric, 'trades')}" if aggregate == "pooled"
+           else f"{aggregate} of the per-fold values over {folds}")
+    return f"{metric} ({how}, {directions[0]})"
+
+
+def _penalty_rule(cfg: DictConfig) -> str:
+    obj = cfg.stage.objective
+    return (f"fewer than stage.objective.min_trades={int(obj.min_trades)} trades over all folds scores "
+            f"stage.objective.penalty={float(obj.penalty):g}")
+
+
 def summarize(study: optuna.Study, cfg: DictConfig, stage: int) -> None:
-    """Print the study's trial counts and its best trial (params and metrics) as rich tables."""
+    """Print the trial counts, the objective, the best trial (params and metrics) and whether it is a result."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    console = Console(stderr=False)
+    console = Console(stderr=False, soft_wrap=True)  # sentences stay on one line in logs and pipes
     counts = ", ".join(f"{name} {n}" for name, n in state_counts(study).items() if n)
     states = study.get_trials(deepcopy=False)
     console.print(f"[bold]{study.study_name}[/bold]: {len(states)} trials ({counts})")
+    directions = [d.name.lower() for d in study.directions]
+    if stage == 2:
+        console.print(f"objective: {escape(describe_objective(cfg, stage, directions))}; {_penalty_rule(cfg)}")
     record = best_record(study)
     if record is None:
         console.print("no complete trial yet")
@@ -49,4 +94,21 @@ def summarize(study: optuna.Study, cfg: DictConfig, stage: int) -> None:
     for k, v in record["metrics"].items():
         table.add_row(k, f"{v:.4g}")
     console.print(table)
-    console.print(f"best parameters: {best_file(cfg, stage)}")
+    folds = record["metrics"].get("n_folds")
+    described = describe_objective(cfg, stage, directions, int(folds) if folds is not None else None)
+    console.print(f"best trial #{record['trial']}: score {record['score']:.4g} = {escape(described)}")
+    if stage == 2:
+        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        penalized = sum(1 for t in complete if no_result(t))
+        if penalized:
+            console.print(f"{penalized} of {len(complete)} complete trials scored the min-trades penalty or made "
+                          "no trade")
+    judged = verdict(study, cfg, stage)
+    for note in judged.notes:
+        console.print(f"note: {escape(note)}")
+    path = best_file(cfg, stage)
+    if not judged.usable:
+        console.print(f"[bold red]NO RESULT:[/bold red] {escape(judged.reason)}")
+        console.print(f"best parameters (marked usable: false): {path}")
+        return
+    console.print(f"best parameters: {path}")

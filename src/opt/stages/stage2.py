@@ -4,9 +4,12 @@ The dataset is fixed by the best stage-1 trial and built once (cached on disk wi
 the data fingerprint, the test cut and the dataset sections of the config). Every trial walks forward
 over expanding, purged and embargoed folds of the search part (:func:`opt.backtest.evaluate_walk_forward`):
 fit on the past, call BREAK/BOUNCE on the fold where the model is confident, turn the calls into OCO
-brackets, simulate them with costs, and score the fold. The objective aggregates the per-fold
-``objective.metric`` (median by default); a trial with fewer than ``objective.min_trades`` trades
-scores ``objective.penalty``.
+brackets, simulate them with costs, and score the fold. The objective is ``objective.metric`` combined
+over the folds by ``objective.aggregate`` (:func:`objective_score`): ``pooled`` (default) computes the
+metric once over all folds' trades and trading days together, e.g. the Sharpe ratio of the
+concatenated daily PnL, where a fold without trades adds its days at 0; ``median``/``mean``/``min``
+combine the per-fold values. A trial with fewer than ``objective.min_trades`` trades over all folds
+scores ``objective.penalty`` and records the metric ``min_trades_penalty`` = 1.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from opt.backtest import evaluate_walk_forward
+from opt.backtest.evaluate import WalkForwardResult
 from opt.backtest.report import write_walk_forward
 from opt.dataset import EventDataset, MarketContext, build_event_dataset
 from opt.errors import ConfigError
@@ -28,8 +32,8 @@ from opt.stages.base import StagePlan, TrialContext, TrialResult
 from opt.stages.space import apply_params, suggest, validate_space
 from opt.studies import best_file, read_best
 
-__all__ = ["BracketStage", "OBJECTIVE_METRICS", "DATASET_SECTIONS", "stage1_handoff", "model_families",
-           "family_config", "cached_dataset"]
+__all__ = ["BracketStage", "OBJECTIVE_METRICS", "AGGREGATES", "DATASET_SECTIONS", "stage1_handoff",
+           "model_families", "family_config", "cached_dataset", "objective_score", "pooled"]
 
 #: metrics ``stage.objective.metric`` may name (all maximized)
 OBJECTIVE_METRICS = frozenset({"sharpe", "net_pnl", "expectancy_r", "profit_factor", "precision_at_80"})
@@ -40,16 +44,59 @@ DATASET_SECTIONS = ("levels", "events", "outcome", "features")
 KNN_ALPHA = "model.knn_blend.alpha"
 """The kNN blend weight's parameter name when ``stage.knn_blend.search`` is on."""
 
-_AGGREGATES = ("median", "mean", "min")
+#: values of ``stage.objective.aggregate``: how the walk-forward folds combine into one score
+AGGREGATES = ("pooled", "median", "mean", "min")
 
 
 def _aggregate(name: str, per_fold: np.ndarray) -> float:
-    """``stage.objective.aggregate`` of the per-fold values: median, mean or min."""
+    """``median``, ``mean`` or ``min`` of the per-fold values, float ``(n_folds,)``."""
     if name == "mean":
         return float(np.mean(per_fold))
     if name == "min":
         return float(np.min(per_fold))
     return float(np.median(per_fold))
+
+
+def pooled(metric: str, wf: WalkForwardResult) -> float:
+    """``metric`` computed once over all evaluated folds together (``objective.aggregate=pooled``).
+
+    ``sharpe``: annualized Sharpe ratio (sqrt(:data:`opt.schema.TRADING_DAYS_PER_YEAR`) x mean / std,
+    ddof 1) of ``wf.daily_pnl``, the daily net PnL of every day of every fold (0 on days without an
+    exit, so a fold without trades lowers the mean instead of scoring a fold Sharpe of 0);
+    ``net_pnl`` (currency), ``expectancy_r`` (R) and ``profit_factor``: over all folds' trades;
+    ``precision_at_80``: correct confident calls / confident calls over all folds (each fold's counts
+    are ``coverage_at_80 x n_events`` and ``precision_at_80`` times that).
+
+    Raises:
+        KeyError: a metric without a pooled form.
+    """
+    if metric == "precision_at_80":
+        steps = wf.step_metrics
+        confident = np.asarray(steps["coverage_at_80"]) * np.asarray(steps["n_events"])
+        correct = float(np.sum(np.asarray(steps["precision_at_80"]) * confident))
+        return correct / float(confident.sum()) if confident.sum() > 0 else 0.0
+    if metric not in ("sharpe", "net_pnl", "expectancy_r", "profit_factor"):
+        raise KeyError(f"no pooled form of {metric!r}")
+    return float(wf.metrics[metric])
+
+
+def objective_score(obj: DictConfig, wf: WalkForwardResult) -> tuple[float, bool]:
+    """The trial's score from ``stage.objective`` and whether it is the min-trades penalty.
+
+    Args:
+        obj: ``stage.objective`` (``metric``, ``aggregate``, ``min_trades``, ``penalty``).
+        wf: the trial's walk-forward evaluation.
+
+    Returns:
+        ``(score, penalized)``: ``objective.penalty`` and True when the folds together have fewer than
+        ``objective.min_trades`` trades; else the ``aggregate`` of ``metric`` (:func:`pooled`, or the
+        median/mean/min of the per-fold values) and False.
+    """
+    if wf.metrics["n_trades"] < int(obj.min_trades):
+        return float(obj.penalty), True
+    if str(obj.aggregate) == "pooled":
+        return pooled(str(obj.metric), wf), False
+    return _aggregate(str(obj.aggregate), np.asarray(wf.step_metrics[obj.metric], dtype=float)), False
 
 
 def stage1_handoff(cfg: DictConfig) -> tuple[dict[str, Any], Path]:
@@ -89,8 +136,8 @@ def _objectives(cfg: DictConfig) -> tuple[str, ...]:
     obj = cfg.stage.objective
     if obj.metric not in OBJECTIVE_METRICS:
         raise ConfigError(f"stage.objective.metric={obj.metric!r} is not one of {sorted(OBJECTIVE_METRICS)}")
-    if obj.aggregate not in _AGGREGATES:
-        raise ConfigError(f"stage.objective.aggregate={obj.aggregate!r} is not one of {sorted(_AGGREGATES)}")
+    if obj.aggregate not in AGGREGATES:
+        raise ConfigError(f"stage.objective.aggregate={obj.aggregate!r} is not one of {list(AGGREGATES)}")
     models = model_families(cfg)
     unknown = [m for m in models if m not in cfg.stage.families]
     if not models or unknown:
@@ -168,12 +215,12 @@ class BracketStage:
         obj = cfg.stage.objective
         wf = evaluate_walk_forward(cfg, cached_dataset(ctx, cfg), ctx.market.ctx, objective=str(obj.metric),
                                    report=ctx.report, cache=ctx.cache)
-        per_fold = np.asarray(wf.step_metrics[obj.metric], dtype=float)
         metrics = dict(wf.metrics)
-        aggregate = _aggregate(str(obj.aggregate), per_fold) if len(per_fold) else float(obj.penalty)
-        metrics["score"] = aggregate if metrics["n_trades"] >= int(obj.min_trades) else float(obj.penalty)
+        score, penalized = objective_score(obj, wf)
+        metrics.update({"score": score, "min_trades_penalty": float(penalized),
+                        "n_eval_events": float(np.sum(wf.step_metrics["n_events"]))})
         tags = {}
-        if metrics["n_trades"] < int(obj.min_trades):
+        if penalized:
             tags[RunTag.MIN_TRADES_PENALTY] = f"{int(metrics['n_trades'])} < {int(obj.min_trades)}"
         return TrialResult(metrics=metrics, write_artifacts=lambda folder: write_walk_forward(wf, folder),
                            step_metrics=wf.step_metrics, tags=tags)

@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from opt.errors import StageError
 from opt.studies.reading import best_record
+from opt.studies.verdict import verdict
 
 __all__ = ["best_file", "write_best", "read_best", "load_results"]
 
@@ -24,6 +25,10 @@ def best_file(cfg: DictConfig, stage: int) -> Path:
 def write_best(study: optuna.Study, cfg: DictConfig, stage: int, *, fingerprint: str) -> Path | None:
     """Write the best trial of ``study`` with the data fingerprint to :func:`best_file`; return the path.
 
+    The record says whether the search gave a result (:func:`opt.studies.verdict.verdict`): ``usable``
+    (bool) and ``reason`` (why not; empty when usable), plus ``notes`` when there are warnings. An
+    unusable record is still written, so the next stage and ``promote`` can name the trial and the reason.
+
     Returns:
         The path written, or None when the study has no complete trial (nothing is written).
     """
@@ -33,6 +38,11 @@ def write_best(study: optuna.Study, cfg: DictConfig, stage: int, *, fingerprint:
     record["study"] = str(cfg.search.study_name)
     record["stage"] = int(stage)
     record["data_fingerprint"] = fingerprint
+    judged = verdict(study, cfg, stage)
+    record["usable"] = judged.usable
+    record["reason"] = judged.reason
+    if judged.notes:
+        record["notes"] = list(judged.notes)
     path = best_file(cfg, stage)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(record, sort_keys=False))
@@ -65,8 +75,9 @@ def load_results(study: str, *, stage: int = 2, experiments: str | Path = "exper
         study: ``search.study_name`` (the MLflow experiment has the same name).
         stage: 1 or 2.
         experiments: ``paths.experiments`` (where the journal file lives).
-        tracking_uri: ``tracking.uri``.
-        storage: ``search.storage`` when it is not the journal file.
+        tracking_uri: ``tracking.uri``; a team's tracking server is ``http(s)://HOST:PORT`` (its runs'
+            artifacts then download through it, e.g. ``mlflow.artifacts.download_artifacts(run_id=...)``).
+        storage: ``search.storage`` when it is not the journal file (a team: ``postgresql://...``).
 
     Returns:
         The Optuna study ``<study>-stage<stage>`` and a DataFrame of its trial runs
@@ -74,17 +85,19 @@ def load_results(study: str, *, stage: int = 2, experiments: str | Path = "exper
 
     Raises:
         StageError: no such study.
+        ConfigError: a tracking server that does not answer (within seconds, naming ``tracking.uri``).
     """
     import mlflow
     from omegaconf import OmegaConf
 
-    from opt.stores import sqlalchemy_url
+    from opt.stores import check_tracking_server, sqlalchemy_url
     from opt.studies.reading import open_study
 
     cfg = OmegaConf.create({"search": {"study_name": study, "storage": storage, "heartbeat_interval": None,
                                        "grace_period": None},
                             "paths": {"experiments": str(experiments), "mlruns": "mlruns", "min_free_mb": 0}})
     found = open_study(cfg, stage)
+    check_tracking_server(tracking_uri)  # MLflow itself retries an unreachable server for minutes
     mlflow.set_tracking_uri(sqlalchemy_url(tracking_uri))
     runs = mlflow.search_runs(experiment_names=[study], filter_string=f"tags.`opt.stage` = '{stage}' and "
                               "tags.`opt.role` = 'trial'", output_format="pandas")
