@@ -42,6 +42,7 @@ from opt.schema import TrialAttr
 from opt.search.recovery import fail_stale_trials, heartbeat_interval
 from opt.search.signals import GracefulStop
 from opt.search.trial import LIVE_STATES, Outcome, StudyContext, run_objective
+from opt.search.trial_log import log_path, log_trial
 from opt.studies import FINISHED_STATES
 
 __all__ = ["POLL_S", "counts", "ConsecutiveFailures", "Progress", "run_trials", "trial_id"]
@@ -87,12 +88,21 @@ class ConsecutiveFailures:
 
 
 class Progress:
-    """A tqdm bar over the study's finished trials (all workers), with the best score so far."""
+    """A tqdm bar over the study's finished trials (all workers), with the best score so far.
+
+    While the bar is shown, the root logger's console handlers write through ``tqdm.write``
+    (``tqdm.contrib.logging.logging_redirect_tqdm``), so the per-trial log lines
+    (:mod:`opt.search.trial_log`) print above the bar instead of through it; :meth:`close` restores them.
+    """
 
     def __init__(self, total: int, initial: int, enabled: bool, desc: str) -> None:
         from tqdm.auto import tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm
 
         self.bar = tqdm(total=total, initial=initial, desc=desc, unit="trial", disable=not enabled)
+        self._redirect = contextlib.ExitStack()
+        if enabled:
+            self._redirect.enter_context(logging_redirect_tqdm())
 
     def update(self, study: optuna.Study, last: str | None = None) -> None:
         """Show the study's current finished count and best value."""
@@ -113,6 +123,7 @@ class Progress:
         self.update(study, trial.state.name)
 
     def close(self) -> None:
+        self._redirect.close()
         self.bar.close()
 
 
@@ -160,7 +171,9 @@ PAUSE_ENV = "OPT_TEST_PAUSE_BEFORE_TELL_S"
 
 
 def _one_trial(sc: StudyContext, study: optuna.Study, storage: optuna.storages.BaseStorage) -> FrozenTrial:
-    """Ask for a trial, run it, record the outcome in Optuna, then close its MLflow run.
+    """Ask for a trial, run it, record the outcome in Optuna, log its line, then close its MLflow run.
+
+    The line (:func:`opt.search.trial_log.log_trial`) goes to the console and to the study's trial log.
 
     Raises:
         KeyboardInterrupt, SystemExit: a stop signal (re-raised once the trial is recorded FAIL).
@@ -181,6 +194,7 @@ def _one_trial(sc: StudyContext, study: optuna.Study, storage: optuna.storages.B
             frozen = study.tell(trial, list(outcome.values or ()))
         else:
             frozen = study.tell(trial, state=outcome.state)
+    log_trial(frozen, sc.stage.id, log_path(sc.cfg, sc.stage.id))
     if outcome.run_id is not None:
         sc.tracker.end_run(outcome.run_id, outcome.run_status)
     if outcome.interrupt is not None:
@@ -191,7 +205,8 @@ def _one_trial(sc: StudyContext, study: optuna.Study, storage: optuna.storages.B
 
 def run_trials(sc: StudyContext, study: optuna.Study, storage: optuna.storages.BaseStorage, *, target: int,
                deadline: float | None, stop: GracefulStop, recover: Callable[[], None],
-               callbacks: list[Callback], failures: ConsecutiveFailures) -> None:
+               callbacks: list[Callback], failures: ConsecutiveFailures,
+               until: Callable[[optuna.Study], str | None] | None = None) -> None:
     """Run trials of ``study`` until it holds ``target`` finished trials (see the module docstring).
 
     Args:
@@ -204,6 +219,8 @@ def run_trials(sc: StudyContext, study: optuna.Study, storage: optuna.storages.B
         recover: called while waiting for other workers (:class:`opt.search.recovery.Recovery`).
         callbacks: called with each finished trial of this process.
         failures: the consecutive-failure guard; the loop ends when it trips.
+        until: asked before each trial; a reason (not None) ends the loop early
+            (:class:`opt.search.patience.StopRule`: ``search.patience``, ``search.terminator``).
 
     Raises:
         KeyboardInterrupt: a stop signal interrupted a trial or a wait.
@@ -215,6 +232,8 @@ def run_trials(sc: StudyContext, study: optuna.Study, storage: optuna.storages.B
             return
         finished, live = counts(study)
         if finished >= target:
+            return
+        if until is not None and until(study) is not None:
             return
         if live >= target:
             if not waiting:

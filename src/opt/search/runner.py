@@ -17,6 +17,7 @@ import contextlib
 import logging
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,14 @@ from optuna.trial import TrialState
 from opt.errors import ConfigError
 from opt.schema import RunTag, TrialAttr
 from opt.search.binding import bind_study, check_handoff, study_binding
+from opt.search.grid import fit_target
 from opt.search.loop import ConsecutiveFailures, Progress, counts, run_trials
+from opt.search.patience import STOP_REASON_TAG, StopRule
 from opt.search.recovery import Recovery, identity
 from opt.search.signals import GracefulStop
 from opt.search.summary import summarize
 from opt.search.trial import StudyContext
+from opt.search.warm_start import warm_start
 from opt.search.workers import (
     WorkerError,
     die_with_launcher,
@@ -44,10 +48,12 @@ from opt.search.workers import (
 from opt.stages import PreparedMarket, Stage, StagePlan, get_stage, prepare_market
 from opt.stores import check_stores
 from opt.studies import best_record, describe_storage, make_storage, study_name_for, write_best
+from opt.studies.reading import write_trials_table
 from opt.tracking import Tracker
 from opt.tracking.artifacts import write_config
 from opt.tracking.lineage import git_commit
 from opt.tracking.plots import log_study_plots
+from opt.tracking.run_info import log_dataset, parent_run_name, study_params
 
 __all__ = ["run_command", "run_study", "finished_count", "stage_of", "make_sampler", "make_pruner"]
 
@@ -75,7 +81,9 @@ def _build(key: str, node: DictConfig, **kwargs: Any) -> Any:
     from hydra.utils import instantiate
 
     try:
-        return instantiate(node, **kwargs)
+        with warnings.catch_warnings():  # options opt chose on purpose (e.g. TPE's group) are not news to the user
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return instantiate(node, **kwargs)
     except InstantiationException as exc:
         raise ConfigError(f"{key} could not be built from its _target_: {exc}") from None
 
@@ -83,16 +91,28 @@ def _build(key: str, node: DictConfig, **kwargs: Any) -> Any:
 def make_sampler(cfg: DictConfig) -> optuna.samplers.BaseSampler:
     """The sampler of ``search.sampler`` (a ``_target_`` entry), seeded ``search.seed + search.worker_index``.
 
+    Choices (``conf/search/sampler``): tpe (default: multivariate, grouped, constant liar), tpe_independent,
+    gp, cmaes, qmc, random, grid, nsga2. The grid sampler (:class:`opt.search.grid.GridSearchSampler`)
+    gets the points declared in the stage space (:func:`opt.search.grid.stage_grid`).
+
     Raises:
-        ConfigError: the sampler cannot be built (naming ``search.sampler``).
+        ConfigError: the sampler cannot be built (naming ``search.sampler``), or a bad grid.
     """
-    sampler: optuna.samplers.BaseSampler = _build(
-        "search.sampler", cfg.search.sampler, seed=int(cfg.search.seed) + int(cfg.search.worker_index))
+    from opt.search.grid import GridSearchSampler, stage_grid
+
+    kwargs: dict[str, Any] = {"seed": int(cfg.search.seed) + int(cfg.search.worker_index)}
+    if str(cfg.search.sampler.get("_target_")) == f"{GridSearchSampler.__module__}.{GridSearchSampler.__name__}":
+        kwargs["points"] = stage_grid(cfg)
+    sampler: optuna.samplers.BaseSampler = _build("search.sampler", cfg.search.sampler, **kwargs)
     return sampler
 
 
 def make_pruner(cfg: DictConfig) -> optuna.pruners.BasePruner:
     """The pruner of ``search.pruner`` (a ``_target_`` entry).
+
+    Choices (``conf/search/pruner``): median (default), wilcoxon (fold by fold against the best trial),
+    hyperband, none. Pruners act on what a trial reports: stage 2's walk-forward folds and CNN epochs;
+    stage 1 reports nothing; multi-objective studies never prune (Optuna's ``Trial.report`` refuses them).
 
     Raises:
         ConfigError: the pruner cannot be built (naming ``search.pruner``).
@@ -128,19 +148,26 @@ def run_study(cfg: DictConfig, stage: Stage) -> optuna.Study:
             die_with_launcher()
         market = prepare_market(plan.cfg)
         storage = make_storage(plan.cfg)
+        sampler = make_sampler(plan.cfg)
+        target = fit_target(plan.cfg, sampler, target)  # the grid: its number of points
         study = optuna.create_study(
             study_name=study_name_for(plan.cfg, stage.id), storage=storage, load_if_exists=True,
             directions=[StudyDirection.MINIMIZE if d == "minimize" else StudyDirection.MAXIMIZE
-                        for d in plan.directions], sampler=make_sampler(plan.cfg), pruner=make_pruner(plan.cfg))
+                        for d in plan.directions], sampler=sampler, pruner=make_pruner(plan.cfg))
         check_handoff(plan.tags.get(RunTag.STAGE1_DATA_FINGERPRINT), market.fingerprint,
                       resume_mismatch=bool(plan.cfg.search.resume_mismatch))
         bind_study(study, study_binding(plan.cfg, stage, market), resume_mismatch=bool(plan.cfg.search.resume_mismatch))
+        if not is_worker(cfg):
+            warm_start(study, plan.cfg, stage.id)  # search.warm_start: the K best of an earlier study go first
         tracker = Tracker(plan.cfg)
         recover = Recovery(study, storage, tracker, stage.id, float(plan.cfg.search.grace_period))
         recover()
         parent = str(cfg.tracking.parent_run_id) if is_worker(cfg) else tracker.start_run(
-            name=f"stage{stage.id}-{cfg.search.study_name}",
+            name=parent_run_name(stage.id, str(cfg.search.study_name), len(study.get_trials(deepcopy=False))),
             tags=_parent_tags(plan, stage.id, study, market, workers))
+        if not is_worker(cfg):  # the study's settings and its data, shown with the parent run
+            tracker.log(parent, params=study_params(plan.cfg))
+            log_dataset(tracker, parent, plan.cfg, market)
         sc = StudyContext(stage=stage, plan=plan, study_label=str(cfg.search.study_name), market=market,
                           tracker=tracker, parent_run_id=parent, stop=stop)
         done = counts(study)[0]
@@ -179,19 +206,29 @@ def run_study(cfg: DictConfig, stage: Stage) -> optuna.Study:
 def _warm_up(cfg: DictConfig) -> None:
     """Pay a process's one-time costs before its first trial, so trial durations are the trials' own.
 
-    Resolving ``model.device=auto`` imports torch (~3 s on a 2-core machine) and the first label plot
-    imports matplotlib (~1 s); with K workers every worker pays them.
+    Only what this run uses: torch (~2-3 s on a 2-core machine) when a CNN is searched (resolving its
+    ``model.device=auto``; XGBoost asks the CUDA driver instead, :func:`opt.models.xgb.gpu_visible`), and
+    matplotlib (~1 s) when every trial draws its plots (``tracking.trial_artifacts=all``; with ``top``
+    the first trial worth keeping pays it). With K workers every worker pays them.
 
     Raises:
         ConfigError: a bad ``model.device``.
     """
-    import matplotlib
+    stage = cfg.get("stage")
+    families = {str(cfg.model.name), *(str(m) for m in ((stage.get("models") if stage is not None else None) or []))}
+    if "cnn" in families:
+        from opt.models.device import resolve_device
 
-    from opt.models.device import resolve_device
+        resolve_device(str(cfg.model.device))
+    else:
+        from opt.models.xgb import xgb_device
 
-    resolve_device(str(cfg.model.device))
-    matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
+        xgb_device(str(cfg.model.device))
+    if str(cfg.tracking.trial_artifacts) == "all":
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
 
 
 def _run_here(sc: StudyContext, study: optuna.Study, storage: optuna.storages.BaseStorage, recover: Recovery,
@@ -207,8 +244,11 @@ def _run_here(sc: StudyContext, study: optuna.Study, storage: optuna.storages.Ba
         _warm_up(cfg)
     failures = ConsecutiveFailures(int(cfg.search.max_consecutive_failures))
     deadline = time.monotonic() + float(cfg.search.timeout) if cfg.search.timeout else None
+    until = StopRule(cfg, sc.plan.directions, on_stop=lambda reason: sc.tracker.log(
+        sc.parent_run_id, tags={STOP_REASON_TAG: reason}))  # search.patience / search.terminator
     run_trials(sc, study, storage, target=int(cfg.search.n_trials), deadline=deadline, stop=sc.stop,
-               recover=recover, callbacks=[progress] if progress else [], failures=failures)
+               recover=recover, callbacks=[progress] if progress else [], failures=failures,
+               until=until if until.active else None)
     recover()
     sc.stop.raise_if_requested()
     if failures.tripped:
@@ -269,6 +309,7 @@ def _close_parent(sc: StudyContext, study: optuna.Study, status: str) -> None:
         sc.tracker.log(sc.parent_run_id, metrics=metrics)
     with tempfile.TemporaryDirectory() as tmp:
         write_config(sc.cfg, Path(tmp))
+        write_trials_table(study, Path(tmp))  # trials.parquet: one row per trial, a notebook's one read
         sc.tracker.log_artifacts(sc.parent_run_id, tmp)
     if status == "FINISHED":  # optimization history, importances, parallel coordinates (never raises)
         log_study_plots(sc.tracker, sc.parent_run_id, study)
