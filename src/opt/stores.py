@@ -15,7 +15,9 @@ Other URLs (MySQL, HTTP tracking servers, journal files, which lock themselves) 
 Before opt creates or uses its stores (:func:`check_stores`, called first by ``run``):
 
 - the Optuna storage and the MLflow store must be two databases (:func:`check_separate`): both manage
-  their schema with Alembic in one ``alembic_version`` table, so sharing a database breaks both;
+  their schema with Alembic in one ``alembic_version`` table, so sharing a database breaks both; a
+  PostgreSQL database that already holds the other tool's tables is refused too (:func:`check_store_owner`:
+  the same database under another host name, or a team server's backend store named as ``search.storage``);
 - an HTTP tracking server must answer one quick request (:func:`check_tracking_server`): MLflow itself
   retries an unreachable server for minutes;
 - a store about to be created needs ``paths.min_free_mb`` free on its filesystem (:func:`ensure_free_space`).
@@ -48,7 +50,8 @@ from opt.secrets import mask_url
 
 __all__ = ["init_lock", "lock_file_of", "sqlalchemy_url", "is_postgres", "DiskFullError",
            "ensure_free_space", "create_sqlite_atomically", "check_separate", "check_tracking_server",
-           "check_stores", "disk_full_message", "sqlite_file"]
+           "check_stores", "disk_full_message", "sqlite_file", "is_server", "experiment_location",
+           "check_experiment_location", "check_store_owner"]
 
 #: name of the lock file created beside a SQLite database or a journal file
 LOCK_NAME = ".init.lock"
@@ -188,6 +191,61 @@ def check_separate(cfg: DictConfig) -> None:
         "the default tracking.uri (sqlite:///mlruns/mlflow.db)")
 
 
+#: tables that mark a PostgreSQL database as one tool's store (a subset of what each creates)
+_OWN_TABLES = {"Optuna": ("studies", "trials", "version_info"), "MLflow": ("experiments", "runs", "metrics")}
+
+
+def _tables(url: str) -> set[str] | None:
+    """The tables of the current schema of PostgreSQL database ``url``; None when it cannot be read."""
+    import psycopg2
+
+    try:
+        con = psycopg2.connect(libpq_url(url), connect_timeout=5)
+    except psycopg2.Error:
+        return None  # opening the store reports it, with its own message
+    try:
+        with con.cursor() as cur:
+            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+            return {str(row[0]) for row in cur.fetchall()}
+    except psycopg2.Error:
+        return None
+    finally:
+        con.close()
+
+
+def check_store_owner(url: str, key: str, owner: str) -> None:
+    """Refuse a PostgreSQL database for ``owner``'s store that already holds the other tool's tables.
+
+    :func:`check_separate` compares two URLs; this looks into the database itself, so it also finds one
+    database reached under two host names, and the database of a team's ``mlflow server`` (which opt
+    only knows as ``tracking.uri=http://...``) named again as ``search.storage``. Other URLs, and a
+    database that cannot be reached (its opening reports that), pass.
+
+    Args:
+        url: the store's URL (``postgresql://...``; others pass).
+        key: the setting that names it (``search.storage``, ``tracking.uri``).
+        owner: ``"Optuna"`` or ``"MLflow"``: whose store it is meant to be.
+
+    Raises:
+        ConfigError: naming ``key``, the other tool's tables found there, why that breaks, and what to do.
+    """
+    if not is_postgres(url):
+        return
+    other = "MLflow" if owner == "Optuna" else "Optuna"
+    found = sorted(set(_OWN_TABLES[other]) & (_tables(url) or set()))
+    if len(found) < len(_OWN_TABLES[other]):
+        return
+    whose = ("probably the backend store of a tracking server (mlflow server --backend-store-uri) or of "
+             "tracking.uri" if other == "MLflow" else "probably search.storage's")
+    raise ConfigError(
+        f"{key}={mask_url(url)!r} is a database that holds {other}'s tables ({', '.join(found)}: {whose}). "
+        f"{owner} cannot share it: Optuna and MLflow each manage their schema with Alembic in one alembic_version "
+        "table, so they break each other (\"Can't locate revision identified by ...\"). Give each its own "
+        "database on the same server: CREATE DATABASE optuna; CREATE DATABASE mlflow; then "
+        "search.storage=postgresql://USER@HOST:PORT/optuna and tracking.uri=postgresql://USER@HOST:PORT/mlflow "
+        "(or a tracking server started with --backend-store-uri postgresql+psycopg2://USER@HOST:PORT/mlflow)")
+
+
 # --- the HTTP tracking server ------------------------------------------------------------------------
 
 TRACKING_CHECK_TIMEOUT_S = 5.0
@@ -235,6 +293,61 @@ def check_tracking_server(uri: str, *, timeout: float = TRACKING_CHECK_TIMEOUT_S
             f"{time.monotonic() - start:.1f} s). Start it (mlflow server --host HOST --port PORT) or fix the URL; "
             "the default tracking.uri (sqlite:///mlruns/mlflow.db) needs no server") from None
     _REACHABLE.add(uri)
+
+
+def is_server(uri: str) -> bool:
+    """Whether ``uri`` names an MLflow tracking server (``http://`` or ``https://``)."""
+    return str(uri).lower().startswith(("http://", "https://"))
+
+
+def experiment_location(uri: str, name: str, artifact_root: str) -> str | None:
+    """The ``artifact_location`` opt gives a new MLflow experiment ``name`` in the store ``uri``.
+
+    - ``artifact_root`` with a scheme (``s3://...``, ``file:///nfs/...``): itself, whatever the store;
+    - a tracking server (``http(s)://``): None, so the server puts the experiment under its own artifact
+      root (``mlflow server --artifacts-destination``: proxied ``mlflow-artifacts:/<id>``) and every
+      machine reads and writes artifacts through the server; a local ``artifact_root`` is not used;
+    - a database store: ``<artifact_root>/<name>`` as an absolute ``file://`` URI.
+    """
+    if "://" in artifact_root:
+        return artifact_root
+    if is_server(uri):
+        return None
+    return (Path(artifact_root).resolve() / name).as_uri()
+
+
+def _opt_local_location(location: str, name: str) -> bool:
+    """Whether ``location`` is a local folder as opt made them for experiment ``name`` (``file:///.../<name>``).
+
+    A server's own default root gives ``<root>/<experiment id>`` instead, which is left to its admin
+    (``mlflow server --default-artifact-root`` on a folder every machine mounts).
+    """
+    parts = urlsplit(location)
+    return parts.scheme.lower() in ("", "file") and unquote(parts.path).rstrip("/").rsplit("/", 1)[-1] == name
+
+
+def check_experiment_location(uri: str, name: str, location: str, artifact_root: str) -> None:
+    """Refuse a tracking server's experiment whose artifacts live in a local folder of some machine.
+
+    An experiment made by an opt that did not yet leave artifacts to the server has an
+    ``artifact_location`` like ``file:///home/ann/study/mlruns/artifacts/NAME``: each machine would
+    write its trial artifacts to its own disk, invisible to the team. MLflow cannot move an experiment's
+    artifact location, so opt refuses it, unless ``tracking.artifact_root`` names that very location
+    (a folder every machine mounts). Other stores, and experiments the server placed itself (under its
+    artifact root, ``.../<experiment id>``), pass.
+
+    Raises:
+        ConfigError: naming ``tracking.experiment``, the location, and what to do.
+    """
+    if not is_server(uri) or not _opt_local_location(location, name) or location == artifact_root:
+        return
+    raise ConfigError(
+        f"tracking.experiment={name!r} on the tracking server {mask_url(uri)} keeps its artifacts in the local "
+        f"folder {location} (made by an older opt, or with a local tracking.artifact_root): each machine would "
+        "write its trial artifacts to its own disk, out of the team's reach. Use a new experiment, e.g. "
+        f"search.study_name={name}-2 (or tracking.experiment=NAME), which opt creates under the server's "
+        "artifact root (mlflow server --artifacts-destination DIR); or, if every machine mounts that folder, "
+        f"pass tracking.artifact_root={location}")
 
 
 # --- free space, atomic creation ------------------------------------------------------------------
@@ -325,11 +438,16 @@ def check_stores(cfg: DictConfig) -> None:
     """What ``run`` checks before anything else: separate databases, a reachable tracking server, free space.
 
     Raises:
-        ConfigError: one database for both stores, or an HTTP tracking server that does not answer.
+        ConfigError: one database for both stores (by URL, or a PostgreSQL database that holds the other
+            tool's tables: :func:`check_store_owner`), or an HTTP tracking server that does not answer.
         DiskFullError: a store to be created on a filesystem with less than ``paths.min_free_mb`` free.
     """
     check_separate(cfg)
     check_tracking_server(str(cfg.tracking.uri))
+    storage = OmegaConf.select(cfg, "search.storage")
+    if storage is not None:
+        check_store_owner(str(storage), "search.storage", "Optuna")
+    check_store_owner(str(cfg.tracking.uri), "tracking.uri", "MLflow")
     for path, what in _new_local_stores(cfg):
         ensure_free_space(path, float(cfg.paths.min_free_mb), what)
 

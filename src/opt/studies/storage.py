@@ -27,6 +27,7 @@ from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from opt.errors import ConfigError, OptError
 from opt.secrets import mask_url
 from opt.stores import (
+    check_store_owner,
     create_sqlite_atomically,
     ensure_free_space,
     init_lock,
@@ -117,6 +118,7 @@ def make_storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
     try:
         # processes that start together on an empty database race its table creation: one at a time
         with init_lock(url, name="optuna"):
+            check_store_owner(str(cfg.search.storage), "search.storage", "Optuna")  # not an MLflow store
             if db is not None and not (db.is_file() and db.stat().st_size > 0):
                 ensure_free_space(db, float(cfg.paths.min_free_mb), "the Optuna SQLite storage")
                 # created under a temporary name, so an interrupted creation leaves nothing half-made

@@ -33,13 +33,16 @@ from omegaconf import DictConfig
 from opt.errors import ConfigError, OptError
 from opt.secrets import mask_url
 from opt.stores import (
+    check_experiment_location,
     check_separate,
     check_tracking_server,
     create_sqlite_atomically,
     ensure_free_space,
+    experiment_location,
     init_lock,
     sqlalchemy_url,
 )
+from opt.tracking.ui_view import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND, experiment_ui_tags
 
 __all__ = ["Tracker", "sqlite_path", "retry_locked", "PARAM_VALUE_MAX"]
 
@@ -142,8 +145,12 @@ class Tracker:
             ``tracking.experiment``, ``tracking.telemetry`` and ``tracking.parent_run_id`` (set: the
             store was prepared by the launcher, no init lock).
 
+    With an ``http(s)://`` tracking server a new experiment gets the server's artifact root (proxied
+    ``mlflow-artifacts:``), never a local ``tracking.artifact_root`` (:func:`opt.stores.experiment_location`).
+
     Raises:
-        ConfigError: when the tracking URI cannot be opened.
+        ConfigError: when the tracking URI cannot be opened, or the server's experiment keeps its
+            artifacts in a local folder (:func:`opt.stores.check_experiment_location`).
     """
 
     def __init__(self, cfg: DictConfig) -> None:
@@ -183,15 +190,26 @@ class Tracker:
     def _experiment(self, name: str, artifact_root: str) -> str:
         found = self.client.get_experiment_by_name(name)
         if found is not None:
+            check_experiment_location(self.uri, name, found.artifact_location, artifact_root)
+            self._mark_model_training(found.experiment_id, found.tags)
             return found.experiment_id
-        location = (Path(artifact_root).resolve() / name).as_uri() if "://" not in artifact_root else artifact_root
+        location = experiment_location(self.uri, name, artifact_root)  # None: the tracking server's artifact root
         try:
-            return self.client.create_experiment(name, artifact_location=location)
+            created = self.client.create_experiment(name, artifact_location=location,
+                                                    tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
+            self._mark_model_training(created, {EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
+            return created
         except Exception:  # another host created it first
             found = self.client.get_experiment_by_name(name)
             if found is None:
                 raise
             return found.experiment_id
+
+    def _mark_model_training(self, experiment_id: str, tags: Mapping[str, str] | None) -> None:
+        """Tag the experiment so the MLflow UI opens on its runs table (:mod:`opt.tracking.ui_view`); also
+        an experiment made before opt tagged them."""
+        for key, value in experiment_ui_tags(experiment_id, dict(tags or {})).items():
+            retry_locked(partial(self.client.set_experiment_tag, experiment_id, key, value))
 
     def start_run(self, *, name: str, tags: Mapping[str, str], parent_run_id: str | None = None) -> str:
         """Create a RUNNING run (nested under ``parent_run_id`` when given); return its id."""
@@ -231,6 +249,27 @@ class Tracker:
     def log_artifacts(self, run_id: str, folder: str | Path, artifact_path: str | None = None) -> None:
         """Copy every file under ``folder`` into the run's artifacts."""
         retry_locked(lambda: self.client.log_artifacts(run_id, str(folder), artifact_path))
+
+    def log_input(self, run_id: str, *, name: str, digest: str, source: str, profile: Mapping[str, Any],
+                  context: str = "search") -> None:
+        """Record the dataset a run used as an MLflow run input (the run's "Datasets used" in the UI).
+
+        Args:
+            run_id: the run.
+            name: the dataset's name (e.g. the data file's name).
+            digest: its fingerprint (:func:`opt.data` fingerprint, hex); the UI shows the first characters.
+            source: where it is (a path or URL; a password in a URL is masked here).
+            profile: small facts shown with it (bars, first and last bar, ...), stored as JSON.
+            context: the input's role, shown as a tag (``search``, ``test``).
+        """
+        import json
+
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(name=name, digest=digest[:36], source_type=source.split("://")[0] if "://" in source else "local",
+                          source=json.dumps({"uri": mask_url(source)}), profile=json.dumps(dict(profile), default=str))
+        inputs = [DatasetInput(dataset=dataset, tags=[InputTag(key="mlflow.data.context", value=context)])]
+        retry_locked(lambda: self.client.log_inputs(run_id, datasets=inputs))
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         """Close a run with status FINISHED, FAILED or KILLED."""
