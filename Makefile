@@ -3,7 +3,7 @@ PYTHON ?= python3
 STAGE1_ARGS ?=
 STAGE2_ARGS ?=
 
-.PHONY: help install test test-fast bench stage1 stage2 promote ui lint typecheck
+.PHONY: help install test test-fast bench stage1 stage2 promote ui ui-check lint typecheck
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ promote: ## validate the best stage-2 trial on the held-out part and register it
 
 ui: ## MLflow UI on 127.0.0.1:5000 against mlruns/mlflow.db
 	$(PYTHON) -m opt ui
+
+ui-check: ## MLflow UI in headless Chromium on a tiny study: asserts and screenshots in /tmp/opt-ui-screenshots
+	$(PYTHON) -m pytest -q tests/e2e/test_ui_browser.py
 
 lint: ## ruff
 	$(PYTHON) -m ruff check src tests benchmarks

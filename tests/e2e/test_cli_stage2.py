@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -12,8 +13,9 @@ from tests.helpers.cli import run_cli, runs_of
 
 pytestmark = pytest.mark.slow
 
-STAGE2_METRICS = ("net_pnl", "n_trades", "win_rate", "expectancy_r", "profit_factor", "max_drawdown", "sharpe",
-                  "precision_at_80", "coverage_at_80", "auc", "brier", "score")
+STAGE2_METRICS = ("net_pnl", "n_trades", "win_rate", "target_hit_rate", "expectancy_r", "profit_factor",
+                  "max_drawdown", "sharpe", "precision_at_80", "coverage_at_80", "auc", "brier", "score",
+                  "min_trades_penalty", "n_eval_events", "n_folds_no_trades")
 COMMON = ["search.study_name=s2", "data.synthetic.n_days=40"]
 
 
@@ -43,14 +45,27 @@ def test_stage1_then_stage2_logs_walk_forward_trials(workdir: Path) -> None:
         if child.data.tags["opt.trial_state"] != "COMPLETE":
             continue
         assert set(STAGE2_METRICS) <= set(child.data.metrics)
-        history = client.get_metric_history(child.info.run_id, "fold_sharpe")
-        assert sorted(m.step for m in history) == list(range(len(history))) and len(history) >= 1
+        # per-fold series are a table, not metrics whose last fold the UI would show as the result
+        assert not [k for k in child.data.metrics if k.startswith("fold_")]
         names = {a.path for a in client.list_artifacts(child.info.run_id)}
-        assert {"config.yaml", "trades.parquet", "equity_curve.png", "feature_importance.json"} <= names
+        assert {"config.yaml", "trades.parquet", "equity_curve.png", "feature_importance.json", "per_fold.csv"} <= names
+        per_fold = pd.read_csv(client.download_artifacts(child.info.run_id, "per_fold.csv"))
+        assert list(per_fold["fold"]) == list(range(len(per_fold))) and {"sharpe", "n_trades"} <= set(per_fold)
         trades = pd.read_parquet(client.download_artifacts(child.info.run_id, "trades.parquet"))
         assert len(trades) == int(child.data.metrics["n_trades"])
         # the stage-1 dataset parameters are fixed in stage 2
         assert float(child.data.params["events.k_atr"]) == pytest.approx(best1["params"]["events.k_atr"])
     best2 = yaml.safe_load((workdir / "experiments" / "s2" / "best_stage2.yaml").read_text())
     assert best2["stage"] == 2 and "bracket.stop_atr" in best2["params"]
+    assert isinstance(best2["usable"], bool) and isinstance(best2["reason"], str)
+    assert best2["usable"] or f"NO RESULT: {best2['reason']}" in second.stdout
+    # the summary names the objective; one line per trial on the console and in the study's trial log
+    assert "objective: sharpe (pooled over the walk-forward folds' daily PnL, maximize)" in second.stdout
+    assert re.search(r"best trial #\d+: score \S+ = sharpe \(pooled over \d folds' daily PnL, maximize\)",
+                     second.stdout)
+    for stage, out in ((1, first.stdout), (2, second.stdout)):
+        lines = (workdir / "experiments" / "s2" / f"stage{stage}_trials.log").read_text().splitlines()
+        assert [re.search(r" (trial \d) (COMPLETE|PRUNED|FAIL) ", line)[1] for line in lines] == ["trial 0", "trial 1"]
+        for line in lines:
+            assert line.split(" ", 2)[2] in out and re.search(r" \d+\.\ds$", line)
     assert list((workdir / "experiments" / "cache").rglob("*.pkl")), "the stage-2 dataset is cached on disk"

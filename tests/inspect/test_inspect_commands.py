@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import os
 import signal
 import socket
@@ -53,8 +54,10 @@ def test_list_json_filters_and_stage_1(study: Path, capsys: pytest.CaptureFixtur
         few = min(r["metrics"]["n_trades"] for r in rows)
         kept = _json(capsys, list_command, f"inspect.min_trades={few + 1}")
         assert all(r["metrics"]["n_trades"] >= few + 1 for r in kept) and len(kept) < len(rows)
-        stage1 = _json(capsys, list_command, "+stage=1")
+        stage1 = _json(capsys, list_command, "+stage=1", "inspect.states=[COMPLETE,PRUNED]")
         assert [r["stage"] for r in stage1] == [1, 1] and "knn5_purity" in stage1[0]["metrics"]
+        complete = _json(capsys, list_command, "+stage=1")  # the default shows COMPLETE trials only
+        assert [r["state"] for r in complete] == ["COMPLETE"] * len(complete) and len(complete) >= 1
         capsys.readouterr()
         assert list_command(config("inspect.format=csv")) == 0
         header = capsys.readouterr().out.splitlines()[0]
@@ -65,6 +68,8 @@ def test_show_prints_one_trial_in_full(study: Path, capsys: pytest.CaptureFixtur
     result = run_cli(["show", *COMMON, "inspect.trial=0"], study)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "per fold" in result.stdout and "trades.parquet" in result.stdout and "bracket.stop_atr" in result.stdout
+    assert "win_rate: share of trades with net PnL > 0" in result.stdout  # names that need it are explained
+    assert "score: the value Optuna optimized" in result.stdout
     with contextlib.chdir(study):
         detail = _json(capsys, show_command)  # the best trial
         assert detail["study"] == f"{STUDY}-stage2" and detail["state"] == "COMPLETE"
@@ -114,3 +119,12 @@ def test_ui_serves_the_store_on_localhost(study: Path) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the group of the process started above
         proc.wait(timeout=30)
+
+
+def test_ui_prints_the_link_to_each_study_trial_runs_table(study: Path) -> None:
+    """MLflow 3 opens an experiment on its GenAI overview whatever its tags: ``opt ui`` prints the link
+    that opens the trial runs table (Model training, opt's saved view)."""
+    result = run_cli(["ui", *COMMON, "inspect.dry_run=true", "inspect.port=5999"], study)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(rf"trial runs of {STUDY}: http://127\.0\.0\.1:5999/#/experiments/\d+/runs\?"
+                     r"workflowType=machine_learning&viewStateShareKey=opt-trials", result.stdout), result.stdout

@@ -25,8 +25,8 @@ def test_all_plots_of_a_normal_study(tmp_path: Path) -> None:
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
     study.optimize(_objective, n_trials=8)
     written = write_study_plots(study, tmp_path)
-    assert _names(written) == {f"{s}.{e}" for s in ("optimization_history", "param_importances",
-                                                   "parallel_coordinate") for e in ("png", "html")}
+    assert _names(written) == {"optimization_history.png", "param_importances.png", "parallel_coordinate.png",
+                               "study_plots.html"}
     assert all(p.stat().st_size > 1000 for p in written)
     assert (tmp_path / "optimization_history.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -49,7 +49,7 @@ def test_one_trial_and_failed_trials(tmp_path: Path, caplog: pytest.LogCaptureFi
 def test_multi_objective_and_empty_studies(tmp_path: Path) -> None:
     multi = optuna.create_study(directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=1))
     multi.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_int("y", 0, 3)), n_trials=6)
-    assert len(write_study_plots(multi, tmp_path)) == 6
+    assert len(write_study_plots(multi, tmp_path)) == 4
     assert write_study_plots(optuna.create_study(), tmp_path / "none") == []
 
 
@@ -69,7 +69,7 @@ def test_log_study_plots_logs_under_plots_and_never_raises(caplog: pytest.LogCap
     tracker = _Tracker()
     log_study_plots(tracker, "run1", study)
     (run_id, files, path), = tracker.logged
-    assert run_id == "run1" and path == "plots" and "parallel_coordinate.html" in files
+    assert run_id == "run1" and path == "plots" and "study_plots.html" in files
     with caplog.at_level(logging.WARNING):
         log_study_plots(_Tracker(fail=True), "run2", study)  # a failing store: a warning, no exception
     assert "study plots not logged for run run2" in caplog.text

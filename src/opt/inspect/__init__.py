@@ -4,13 +4,15 @@
   filters ``inspect.min_trades``, ``inspect.top``, ``inspect.states`` and ``inspect.format=json|csv``
   for programs.
 - ``show``: one trial in full (``inspect.trial=N``, default the best): params, metrics, the per-fold
-  breakdown from the ``fold_*`` metric histories, its MLflow tags and artifact locations.
+  breakdown from the run's ``per_fold.csv``, its MLflow tags and artifact locations.
 - ``ui``: the MLflow UI on 127.0.0.1 against the project's store (``inspect.dry_run=true`` prints the
-  command only), and how to open optuna-dashboard on the study storage.
+  command only), and how to open optuna-dashboard on the study storage. With a tracking server
+  (``tracking.uri=http(s)://...``) the server is the UI: ``ui`` prints its URL and starts no MLflow UI.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import sys
@@ -24,7 +26,10 @@ from opt.inspect._render import check_format, print_detail, print_rows
 from opt.inspect._servers import check_port, run_servers
 from opt.inspect._trials import select_rows, stage_of, trial_row
 from opt.secrets import has_secret, mask_url
+from opt.stores import is_server
 from opt.studies import describe_storage, is_journal, journal_path, make_storage, open_study, pick_trial
+
+log = logging.getLogger(__name__)
 
 __all__ = ["find_study", "list_command", "show_command", "ui_command", "ui_commands", "ui_environment"]
 
@@ -62,7 +67,7 @@ def list_command(cfg: DictConfig) -> int:
     rows = select_rows(study, stage, states=[str(s) for s in ic.states],
                        min_trades=ic.min_trades, top=ic.top)
     cols = ic.columns[f"stage{stage}"]
-    title = f"{study.study_name}: {len(rows)} of {len(study.trials)} trials, best first"
+    title = f"{study.study_name}: {len(rows)} of {len(study.get_trials(deepcopy=False))} trials, best first"
     print_rows(rows, title=title, fmt_name=fmt_name, metrics=list(cols.metrics), params=list(cols.params))
     return 0
 
@@ -107,14 +112,21 @@ def ui_command(cfg: DictConfig) -> int:
     Starts the MLflow UI (and optuna-dashboard on the study storage with ``inspect.dashboard=true``) on
     127.0.0.1; stopping ``opt ui`` (Ctrl-C, SIGTERM) stops them (:mod:`opt.inspect._servers`).
 
+    With an ``http(s)://`` ``tracking.uri`` the tracking server is the MLflow UI: its URL is printed
+    (password masked) and no local UI starts; ``inspect.dashboard=true`` still starts optuna-dashboard.
+
     Returns:
-        The first server's exit status, or 130/143 after Ctrl-C/SIGTERM (0 on a dry run).
+        The first server's exit status, or 130/143 after Ctrl-C/SIGTERM (0 on a dry run, and with a
+        tracking server and no dashboard to start).
 
     Raises:
         ConfigError: a port is in use (naming it and the setting to change).
     """
+    if is_server(str(cfg.tracking.uri)):
+        return _server_ui(cfg)
     mlflow_ui, dashboard = ui_commands(cfg)
     print(f"MLflow UI: http://127.0.0.1:{cfg.inspect.port}  ({shlex.join(mlflow_ui)})")
+    _print_study_links(cfg, f"http://127.0.0.1:{cfg.inspect.port}")
     started = "started" if cfg.inspect.dashboard else "with inspect.dashboard=true, or by hand"
     print(f"Optuna studies ({started}): http://127.0.0.1:{cfg.inspect.dashboard_port}  ({shlex.join(dashboard)})")
     if cfg.inspect.dry_run:
@@ -126,6 +138,36 @@ def ui_command(cfg: DictConfig) -> int:
         servers.append(_dashboard_server(cfg))
     sys.stdout.flush()
     return run_servers(servers)
+
+
+def _print_study_links(cfg: DictConfig, base: str) -> None:
+    """One line per opt experiment in the store: the link to its trial runs table (MLflow 3 opens an
+    experiment on its GenAI overview; the link selects "Model training" and opt's saved view)."""
+    from opt.tracking.ui_view import VIEW_KEY, VIEW_TAG_PREFIX, runs_table_path
+
+    try:
+        experiments = open_client(cfg).search_experiments(max_results=1000)
+    except Exception as exc:  # noqa: BLE001 - the links are a convenience; the UI starts without them
+        log.debug("no study links: %s", exc)
+        return
+    for exp in experiments:
+        if VIEW_TAG_PREFIX + VIEW_KEY in exp.tags:
+            print(f"  trial runs of {exp.name}: {base}{runs_table_path(exp.experiment_id)}")
+
+
+def _server_ui(cfg: DictConfig) -> int:
+    """``opt ui`` against a tracking server: print its URL (its own UI), start optuna-dashboard if asked."""
+    server = mask_url(str(cfg.tracking.uri)).rstrip("/")
+    print(f"MLflow UI: {server}  (the tracking server of tracking.uri serves it; nothing to start here)")
+    _print_study_links(cfg, server)
+    _, dashboard = ui_commands(cfg)
+    started = "started" if cfg.inspect.dashboard else "with inspect.dashboard=true, or by hand"
+    print(f"Optuna studies ({started}): http://127.0.0.1:{cfg.inspect.dashboard_port}  ({shlex.join(dashboard)})")
+    if cfg.inspect.dry_run or not cfg.inspect.dashboard:
+        return 0
+    check_port(int(cfg.inspect.dashboard_port), "inspect.dashboard_port")
+    sys.stdout.flush()
+    return run_servers([_dashboard_server(cfg)])
 
 
 def _dashboard_server(cfg: DictConfig) -> tuple[list[str], dict[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -13,7 +14,9 @@ from opt.errors import StageError
 from opt.secrets import mask_url
 from opt.tracking.mlflow_tracker import sqlite_path
 
-__all__ = ["store_uri", "open_client", "run_detail"]
+__all__ = ["store_uri", "open_client", "run_detail", "PER_FOLD"]
+
+PER_FOLD = "per_fold.csv"  # a stage-2 trial's walk-forward metrics, one row per fold (opt.backtest.report)
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +57,28 @@ def _artifacts(client: Any, run_id: str, path: str | None = None) -> list[str]:
     return out
 
 
+def _per_fold(client: Any, run_id: str) -> dict[str, dict[int, float]]:
+    """``{metric: {fold: value}}`` from the run's ``per_fold.csv`` (a stage-2 trial's walk-forward table)."""
+    import pandas as pd
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # not in show's output
+    with tempfile.TemporaryDirectory(prefix="opt-show-") as tmp:
+        try:
+            table = pd.read_csv(client.download_artifacts(run_id, PER_FOLD, tmp))
+        except Exception as exc:  # noqa: BLE001 - an unreadable table is shown as missing, not fatal
+            log.warning("%s of MLflow run %s not readable: %s", PER_FOLD, run_id, str(exc).splitlines()[0][:200])
+            return {}
+    folds = table.pop("fold").astype(int).tolist() if "fold" in table else list(range(len(table)))
+    return {str(c): {f: float(v) for f, v in zip(folds, table[c], strict=True)} for c in table.columns}
+
+
 def run_detail(client: Any, run_id: str) -> dict[str, Any]:
     """Status, metrics, per-fold histories and artifact locations of MLflow run ``run_id``.
 
     Returns:
         ``run_status``, ``metrics`` (latest values, ``fold_*`` excluded), ``folds``
-        (``{metric: {fold: value}}`` from the ``fold_<metric>`` histories, step = fold),
+        (``{metric: {fold: value}}`` from the run's ``per_fold.csv``, or for runs logged before it the
+        ``fold_<metric>`` histories, step = fold),
         ``artifact_uri`` (a local path for file stores) and ``artifacts`` (full locations);
         ``{}`` when the run cannot be read.
     """
@@ -68,16 +87,17 @@ def run_detail(client: Any, run_id: str) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - a missing run is shown as missing, not fatal
         log.warning("MLflow run %s not readable: %s", run_id, str(exc).splitlines()[0][:200])
         return {}
-    folds: dict[str, dict[int, float]] = {}
-    for key in sorted(k for k in run.data.metrics if k.startswith("fold_")):
+    artifacts = _artifacts(client, run_id)
+    folds = _per_fold(client, run_id) if PER_FOLD in artifacts else {}
+    for key in sorted(k for k in run.data.metrics if k.startswith("fold_")):  # runs logged before per_fold.csv
         history = sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)
-        folds[key[len("fold_"):]] = {int(m.step): float(m.value) for m in history}
+        folds.setdefault(key[len("fold_"):], {int(m.step): float(m.value) for m in history})
     root = _local(run.info.artifact_uri)
     return {
         "run_status": run.info.status,
         "metrics": {k: v for k, v in run.data.metrics.items() if not k.startswith("fold_")},
         "folds": folds,
         "artifact_uri": root,
-        "artifacts": [f"{root}/{p}" for p in _artifacts(client, run_id)],
+        "artifacts": [f"{root}/{p}" for p in artifacts],
         "tags": {k: v for k, v in run.data.tags.items() if k.startswith("opt.")},
     }
