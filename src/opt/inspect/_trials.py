@@ -64,7 +64,11 @@ def select_rows(study: optuna.Study, stage: int, *, states: list[str], min_trade
     if bad:
         raise ConfigError(f"inspect.states: {bad} are not trial states {sorted(known)}")
     chosen = tuple(s for s in TrialState if s.name in states)
-    rows = [trial_row(t, stage, study.user_attrs) for t in ranked_trials(study, chosen)]
+    trials = ranked_trials(study, chosen)
     if min_trades is not None:
-        rows = [r for r in rows if r["metrics"].get("n_trades", -math.inf) >= float(min_trades)]
-    return rows if top is None else rows[: int(top)]
+        trials = [t for t in trials
+                  if (t.user_attrs.get(TrialAttr.METRICS) or {}).get("n_trades", -math.inf) >= float(min_trades)]
+    if top is not None:
+        trials = trials[: int(top)]
+    errors = study.user_attrs  # one read: only the rows shown are built (a study may hold 50,000 trials)
+    return [trial_row(t, stage, errors) for t in trials]
