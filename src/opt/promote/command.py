@@ -38,7 +38,7 @@ from opt.config_rules import cfg_value
 from opt.errors import ConfigError
 from opt.promote import study as st
 from opt.promote.degenerate import degenerate_gates, degenerate_metrics
-from opt.promote.gates import Gate, check_gates, describe_failures
+from opt.promote.gates import Gate, check_gates, describe_failures, metric_notes
 from opt.promote.guards import dsr, pbo, trial_daily_pnl
 from opt.promote.policy import SignalPolicy
 from opt.promote.replay import ReplayResult, replay_test_part
@@ -155,6 +155,8 @@ def _print_report(metrics: dict[str, float], gates: list[Gate], sensitivity: pd.
     console.print(table)
     if not sensitivity.empty:
         console.print(sensitivity.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    for note in metric_notes(metrics):
+        console.print(note, markup=False, soft_wrap=True)
     for g in gates:
         console.print(f"{'PASS' if g.passed else 'FAIL'}  {g.describe()}")
 
@@ -170,6 +172,8 @@ def promote_command(cfg: DictConfig) -> int:
     pc = cfg.promote
     studies = st.load_studies(cfg)
     trial = st.select_trial(studies.stage2, pc.trial)
+    print(f"promote: {studies.stage2.study_name} trial {trial.number} "
+          f"({'promote.trial' if pc.trial is not None else 'the best'}; score {trial.values[0]:.4g})", flush=True)
     tracker = Tracker(cfg)
     run2 = str(trial.user_attrs[TrialAttr.MLFLOW_RUN_ID])
     pcfg = st.trial_config(cfg, tracker.client, run2)
