@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["MASK", "mask_url", "mask_secrets", "has_secret", "masked_config", "env_reference", "apply_telemetry"]
+__all__ = ["MASK", "mask_url", "mask_secrets", "has_secret", "masked_container", "masked_config", "env_reference", "apply_telemetry"]
 
 MASK = "***"
 #: ``scheme://user:password@`` (the password is everything up to the last ``@`` of the authority)
@@ -49,9 +49,14 @@ def _masked(node: Any) -> Any:
     return mask_secrets(node) if isinstance(node, str) else node
 
 
+def masked_container(cfg: DictConfig) -> Any:
+    """``cfg`` resolved to plain dicts and lists whose string values carry no password (ready to dump)."""
+    return _masked(OmegaConf.to_container(cfg, resolve=True))
+
+
 def masked_config(cfg: DictConfig) -> DictConfig:
     """A resolved copy of ``cfg`` whose string values carry no password (for artifacts and printing)."""
-    return OmegaConf.create(_masked(OmegaConf.to_container(cfg, resolve=True)))
+    return OmegaConf.create(masked_container(cfg))
 
 
 def env_reference(key: str, value: str, env: dict[str, str]) -> str:

@@ -17,7 +17,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import pytest
 import yaml
 
 from tests.helpers.config import ES_CSV
+from tests.helpers.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -85,12 +85,6 @@ def test_readme_commands_are_read_as_a_user_types_them() -> None:
 
 
 # --------------------------------------------------------------------------------------------- running
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _answers(url: str) -> bool:
@@ -182,7 +176,7 @@ def _trials(workdir: Path, study: str, storage: str | None = None) -> list:
 
 def _ui(walk: Walk, command: str, *, dashboard: bool) -> None:
     """``opt ui`` serves the MLflow UI (and optuna-dashboard) until stopped, and stopping it frees the ports."""
-    port, dash = _free_port(), _free_port()
+    port, dash = free_port(), free_port()
     proc = walk.background(f"{command} inspect.port={port} inspect.dashboard_port={dash}")
     try:
         _wait(lambda: _answers(f"http://127.0.0.1:{port}/"), f"the MLflow UI of {command!r}")
@@ -255,7 +249,7 @@ def test_the_readme_runs_in_order_on_es(walk: Walk) -> None:  # noqa: PLR0915 - 
     # A team: db.lan is the local PostgreSQL (user postgres, fresh databases), mlflow.lan a local server
     tag = uuid.uuid4().hex[:8]
     optuna_db, mlflow_db = f"opt_optuna_{tag}", f"opt_mlflow_{tag}"
-    port = _free_port()
+    port = free_port()
     artifacts = w.workdir / "srv-artifacts"
 
     def team(command: str) -> str:
@@ -342,7 +336,7 @@ def test_the_readme_runs_in_order_on_es(walk: Walk) -> None:  # noqa: PLR0915 - 
     signals = w.python(code + "\nprint(len(signals), list(signals.columns))").stdout
     assert "take_profit" in signals and "probability" in signals
 
-    port = _free_port()
+    port = free_port()
     serve = w.next('MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db mlflow models serve -m '
                    "models:/opt-ES-csv@champion --env-manager local --host 127.0.0.1 --port 5001")
     proc = w.background(serve.replace("--port 5001", f"--port {port}"))

@@ -22,13 +22,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 from opt.stores import init_lock, sqlalchemy_url
 
-from tests.helpers.workers import PG_SERVER
+from tests.helpers.workers import PG_SERVER, pg_admin
 
 #: seconds ``mlflow server`` gets to answer ``/health`` (its first start migrates the PostgreSQL store)
 START_TIMEOUT_S = 120.0
@@ -42,23 +39,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _pg_admin() -> Any:
-    import psycopg2
-
-    try:  # database "test" exists on the dev machine and in CI; new databases are created from it
-        con = psycopg2.connect(f"{PG_SERVER}/test", connect_timeout=3)
-    except psycopg2.Error as exc:
-        reason = str(exc).strip().splitlines()[0]
-        pytest.skip(f"PostgreSQL does not answer on 127.0.0.1:5432 (user postgres, database test): {reason}; "
-                    "start it to run the tracking-server tests")
-    con.autocommit = True
-    return con
-
-
 @contextlib.contextmanager
 def pg_databases(*kinds: str) -> Iterator[dict[str, str]]:
     """Fresh databases ``opt_srv_<kind>_<random>``, one per kind, as ``{kind: postgresql://...}``; dropped after."""
-    con = _pg_admin()
+    con = pg_admin("tracking-server tests")
     names = {kind: f"opt_srv_{kind}_{uuid.uuid4().hex[:12]}" for kind in kinds}
     try:
         with con.cursor() as cur:
@@ -74,7 +58,7 @@ def pg_databases(*kinds: str) -> Iterator[dict[str, str]]:
 
 def database_exists(name: str) -> bool:
     """Whether the PostgreSQL server holds a database ``name``."""
-    con = _pg_admin()
+    con = pg_admin("tracking-server tests")
     try:
         with con.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))

@@ -115,3 +115,19 @@ def check_trial_runs(runs: list[Any], study: optuna.Study) -> dict[int, Any]:
 def assert_no_lock_errors(text: str) -> None:
     found = LOCK_ERRORS.findall(text)
     assert not found, f"lock errors in the logs: {sorted(set(found))}\n{text[-3000:]}"
+
+
+def pg_admin(tests: str) -> Any:
+    """An autocommit connection to the local PostgreSQL's ``test`` database (new databases are created
+    from it); skips the calling test, naming ``tests``, when PostgreSQL does not answer."""
+    import psycopg2
+    import pytest
+
+    try:  # database "test" exists on the dev machine and in CI
+        con = psycopg2.connect(f"{PG_SERVER}/test", connect_timeout=3)
+    except psycopg2.Error as exc:
+        reason = str(exc).strip().splitlines()[0]
+        pytest.skip(f"PostgreSQL does not answer on 127.0.0.1:5432 (user postgres, database test): {reason}; "
+                    f"start it to run the {tests}")
+    con.autocommit = True
+    return con

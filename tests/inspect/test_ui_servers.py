@@ -19,12 +19,7 @@ from opt.studies import make_storage
 from opt.tracking import Tracker
 
 from tests.helpers.config import compose_config
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.helpers.servers import free_port
 
 
 def _answers(port: int) -> bool:
@@ -69,7 +64,7 @@ def test_stopping_opt_ui_stops_the_servers_it_started(workdir: Path) -> None:
     cfg = compose_config()
     Tracker(cfg)
     optuna.create_study(study_name="x-stage1", storage=make_storage(cfg))
-    ui_port, dash_port = _free_port(), _free_port()
+    ui_port, dash_port = free_port(), free_port()
     proc = _opt_ui(workdir, f"inspect.port={ui_port}", f"inspect.dashboard_port={dash_port}", "inspect.dashboard=true")
     try:
         deadline = time.monotonic() + 120

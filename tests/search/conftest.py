@@ -4,30 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from tests.helpers.workers import PG_SERVER
-
-
-def _pg_admin() -> Any:
-    import psycopg2
-
-    try:  # database "test" exists on the dev machine and in CI; new databases are created from it
-        con = psycopg2.connect(f"{PG_SERVER}/test", connect_timeout=3)
-    except psycopg2.Error as exc:
-        reason = str(exc).strip().splitlines()[0]
-        pytest.skip(f"PostgreSQL does not answer on 127.0.0.1:5432 (user postgres, database test): {reason}; "
-                    "start it to run the multi-host tests")
-    con.autocommit = True
-    return con
+from tests.helpers.workers import PG_SERVER, pg_admin
 
 
 @pytest.fixture
 def pg_urls() -> Iterator[dict[str, str]]:
     """Two fresh, uniquely named PostgreSQL databases (Optuna storage, MLflow store); dropped after."""
-    con = _pg_admin()
+    con = pg_admin("multi-host tests")
     names = {kind: f"opt_test_{kind}_{uuid.uuid4().hex[:12]}" for kind in ("storage", "tracking")}
     with con.cursor() as cur:
         for name in names.values():
