@@ -6,6 +6,7 @@ Commands:
     list      table of the best trials of a study
     show      one trial in full
     ui        start the MLflow UI on the project's store
+    audit     look-ahead and warm-up audit of the data, config, custom features and champion
 
 Every command composes the Hydra config in ``conf/`` (found from any working directory, see
 :func:`opt.paths.conf_dir`) with the overrides given, so ``--cfg job``, ``--help`` and ``key=value``
@@ -38,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "list": "opt.inspect:list_command",
     "show": "opt.inspect:show_command",
     "ui": "opt.inspect:ui_command",
+    "audit": "opt.audit.command:audit_command",
 }
 
 USAGE = """usage: python -m opt <command> [key=value ...] [--cfg job]
@@ -48,6 +50,8 @@ commands:
   list      best trials of a study              python -m opt list +stage=2
   show      one trial in full                   python -m opt show +stage=2 inspect.trial=3
   ui        MLflow UI on the project's store    python -m opt ui
+  audit     look-ahead and warm-up audit        python -m opt audit data=csv data.path=bars.csv instrument=es
+            (exit 4: a look-ahead difference, or events.warmup_bars too short; report in experiments/<study>/audit.json)
 
 examples:
   python -m opt run +stage=1 data=csv data.path=../shared/data/ES_1min.csv instrument=es search.n_trials=5

@@ -24,6 +24,8 @@ CFGS = {
         events={"k_atr": 1.0, "cooldown": 5},
         features={"window_short": 3, "window_long": 100},
     ),
+    # a causal features.custom function: its column at the touch bar is a feature like the built-in ones
+    "custom": default_cfg(features={"custom": [{"_target_": "tests.helpers.planted_features.close_change", "lag": 7}]}),
 }
 
 
@@ -115,5 +117,6 @@ def test_no_lookahead_on_synthetic() -> None:
     bars, cfg = synthetic(n_days=20), CFGS["default"]
     full = build_context(bars, cfg)
     full_ds = build_event_dataset(full, cfg)
-    counts = [_check_cut(bars, t, cfg, full, full_ds) for t in _on_event_bars(full_ds, [7_000, 19_321])]
+    # the first cut sits 4,100 bars after events.warmup_bars (6,900: no events before it)
+    counts = [_check_cut(bars, t, cfg, full, full_ds) for t in _on_event_bars(full_ds, [11_000, 19_321])]
     assert min(counts) > 50

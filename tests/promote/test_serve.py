@@ -151,10 +151,11 @@ def champion(study: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def bars() -> pd.DataFrame:
-    """Five synthetic days (tz-aware UTC timestamps), as the fresh-process test of test_promote_cli reads."""
+    """Ten synthetic days (tz-aware UTC timestamps), as the fresh-process test of test_promote_cli reads (the
+    first events.warmup_bars = 6,900 bars, five days, give no signal)."""
     from opt.data import generate_synthetic_bars
 
-    return generate_synthetic_bars(seed=1, first_day="2025-06-02", n_days=5, start_price=6000.0, annual_vol=0.2,
+    return generate_synthetic_bars(seed=1, first_day="2025-06-02", n_days=10, start_price=6000.0, annual_vol=0.2,
                                    tick_size=0.25)
 
 

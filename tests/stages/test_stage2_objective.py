@@ -127,8 +127,10 @@ def es_walk_forward():  # noqa: ANN201 - (cfg, dataset, market context)
     from opt.dataset import build_event_dataset
     from opt.stages import prepare_market
 
+    # events.warmup_bars=0: the events these tests were written on (with the default warm-up of 6,900 bars the
+    # fold-1 model, trained on 7% fewer events, makes no call >= 0.45, and "every fold traded" no longer holds)
     cfg = compose_config(["+stage=2", "data=csv", f"data.path={ES_CSV}", "instrument=es", "split.n_folds=3",
-                          "bracket.confidence=0.45", "model.n_estimators=100", "model.n_jobs=1"])
+                          "bracket.confidence=0.45", "model.n_estimators=100", "model.n_jobs=1", "events.warmup_bars=0"])
     market = prepare_market(cfg)
     return cfg, build_event_dataset(market.ctx, cfg), market.ctx
 

@@ -53,7 +53,8 @@ def build_event_dataset(ctx: MarketContext, cfg: Any, *, keep_unlabelled: bool =
     """Build the labelled event dataset of one trial (DESIGN §5, §6).
 
     Only levels whose type is switched on in ``cfg.levels.use`` produce events or count as
-    neighbours. Events whose label window ``u+1 .. u+lookforward`` runs past the last bar are dropped,
+    neighbours. Touches on the first ``events.warmup_bars`` bars are no events (states not settled yet).
+    Events whose label window ``u+1 .. u+lookforward`` runs past the last bar are dropped,
     unless ``keep_unlabelled``: then they are kept with ``label = -1`` (their features read bars
     ``<= u`` only, so live prediction can score the touches of the last bars). Their
     ``label_end_bar`` (``u + lookforward``) lies past the last bar; never train or score on them.
@@ -89,6 +90,7 @@ def build_event_dataset(ctx: MarketContext, cfg: Any, *, keep_unlabelled: bool =
         max_wait=ev.max_wait,
         cooldown=ev.cooldown,
     )
+    raw = raw[raw[:, 0] >= ev.warmup_bars]
     complete = raw[:, 0] + oc.lookforward < ctx.n_bars
     if not keep_unlabelled:
         raw, complete = raw[complete], complete[complete]

@@ -27,6 +27,9 @@ class EventParams:
         k_atr: zone widening, ATR multiples (>= 0).
         max_wait: bars from zone entry to touch (>= 1).
         cooldown: bars between events of one level instance (>= 0).
+        warmup_bars: touches on the first ``warmup_bars`` bars of the data are no events (>= 0): the
+            ATRs, session and weekly levels and features are not settled yet (``python -m opt audit``
+            measures how many bars each needs).
 
     Raises:
         ConfigError: on construction, naming the ``events.*`` key of a value that breaks its rule.
@@ -37,9 +40,10 @@ class EventParams:
     k_atr: float
     max_wait: int
     cooldown: int
+    warmup_bars: int
 
     def __post_init__(self) -> None:
-        check_fields(self, {k: f"events.{k}" for k in ("k_atr", "max_wait", "cooldown")})
+        check_fields(self, {k: f"events.{k}" for k in ("k_atr", "max_wait", "cooldown", "warmup_bars")})
         for band in _BANDS:
             checked = {t: check_value(f"events.{band}.{t}", v) for t, v in getattr(self, band).items()}
             object.__setattr__(self, band, checked)
@@ -80,7 +84,8 @@ def event_params(events_cfg: Any, types: tuple[str, ...]) -> EventParams:
         types: level types whose bands are read, e.g. :data:`opt.levels.LEVEL_TYPES`.
 
     Returns:
-        The checked :class:`EventParams`.
+        The checked :class:`EventParams`. A config saved before ``events.warmup_bars`` existed (a trial
+        run's config.yaml, a registered champion) ran without a warm-up: its ``warmup_bars`` is 0.
 
     Raises:
         ConfigError: naming the key, on a missing key or a value that breaks its rule in
@@ -91,6 +96,7 @@ def event_params(events_cfg: Any, types: tuple[str, ...]) -> EventParams:
         k_atr=cfg_value(events_cfg, "k_atr", where="events"),
         max_wait=cfg_value(events_cfg, "max_wait", where="events"),
         cooldown=cfg_value(events_cfg, "cooldown", where="events"),
+        warmup_bars=cfg_value(events_cfg, "warmup_bars", where="events") if "warmup_bars" in events_cfg else 0,
         monitor_band=_bands(events_cfg, "monitor_band", types),
         touch_band=_bands(events_cfg, "touch_band", types),
     )

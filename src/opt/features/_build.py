@@ -23,11 +23,12 @@ Columns, in order (``w`` runs over ``window_short``, ``window_mid``, ``window_lo
 ``vwap_dist_atr``           (close[u] - session VWAP[u]) / ATR (0 while VWAP is unknown)
 ``side``                    +1 approach from above, -1 from below
 ``type_<t>``                one-hot level type, one column per entry of ``LEVEL_TYPES``
+``custom_<c>``              column c of a ``features.custom`` function at u (NaN -> 0; :mod:`opt.features._custom`)
 extra columns               from ``features.extra_path``, as-of joined (0 before the first row)
 =========================== ==========================================================================
 
 Undefined values (a window reaching before the first bar) are 0, so the frame has no NaN. Every
-column reads bars ``<= u`` only.
+built-in column reads bars ``<= u`` only; a custom function must too (``python -m opt audit`` checks it).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from opt.features._bars import kinematics, ofi_proxy, range_atr, volume_z
+from opt.features._custom import custom_columns
 from opt.features._extra import join_extra, load_extra
 from opt.features._levels import neighbour_levels, signed_distance
 from opt.features._params import FeatureParams
@@ -83,7 +85,8 @@ def compute_features(
         float64 frame ``(k, n_features)`` with the index of ``events`` and no NaN.
 
     Raises:
-        ConfigError: if the extra-feature file is invalid or reuses a built-in name.
+        ConfigError: if the extra-feature file is invalid or reuses a built-in name, or a
+            ``features.custom`` function is invalid (:func:`opt.features._custom.custom_columns`).
     """
     bar = events["bar"].to_numpy(np.int64)
     side = events["side"].to_numpy(np.int64)
@@ -108,6 +111,8 @@ def compute_features(
     types = events["level_type"].to_numpy()
     for t in LEVEL_TYPES:
         cols[f"type_{t}"] = (types == t).astype(np.float64)
+    for name, per_bar in custom_columns(ctx.bars, params.custom).items():
+        cols[name] = np.nan_to_num(per_bar[bar], nan=0.0)  # the touch bar's row only
     features = pd.DataFrame({k: np.asarray(v, dtype=np.float64) for k, v in cols.items()}, index=events.index)
     if params.extra_path is not None:
         extra = join_extra(events["timestamp"], load_extra(params.extra_path), set(features.columns))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
+
 from opt.config_rules import cfg_value, check_fields, check_value
 from opt.errors import ConfigError
 
@@ -25,6 +27,8 @@ class FeatureParams:
         windows: ``(window_short, window_mid, window_long)``, bars, distinct.
         volume_z_window: bars in the volume z-score window (>= 2).
         extra_path: optional CSV/Parquet file of extra features (timestamp + numeric columns).
+        custom: ``features.custom``, Hydra ``_target_`` nodes (plain dicts) of per-bar feature functions
+            (:mod:`opt.features._custom`); checked when the features are built.
 
     Raises:
         ConfigError: on construction, naming the ``features.*`` key of a value that breaks its rule,
@@ -34,6 +38,7 @@ class FeatureParams:
     windows: tuple[int, int, int]
     volume_z_window: int
     extra_path: str | None
+    custom: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         pairs = zip(_WINDOW_KEYS, self.windows, strict=True)
@@ -53,7 +58,8 @@ def feature_params(features_cfg: Any) -> FeatureParams:
         features_cfg: the ``features`` group (``DictConfig`` or mapping).
 
     Returns:
-        The checked :class:`FeatureParams`; an empty ``extra_path`` becomes None.
+        The checked :class:`FeatureParams`; an empty ``extra_path`` becomes None. A config saved before
+        ``features.custom`` existed (a trial run's config.yaml, a registered champion) has no custom features.
 
     Raises:
         ConfigError: naming the key, on a missing key, a value that breaks its rule in
@@ -61,8 +67,10 @@ def feature_params(features_cfg: Any) -> FeatureParams:
     """
     windows = tuple(cfg_value(features_cfg, k, where="features") for k in _WINDOW_KEYS)
     extra = cfg_value(features_cfg, "extra_path", where="features", nullable=True)
+    custom = cfg_value(features_cfg, "custom", where="features") if "custom" in features_cfg else []
     return FeatureParams(
         windows=(windows[0], windows[1], windows[2]),
         volume_z_window=cfg_value(features_cfg, "volume_z_window", where="features"),
         extra_path=None if extra in (None, "") else str(extra),
+        custom=tuple(OmegaConf.to_container(c, resolve=True) if isinstance(c, DictConfig) else c for c in custom),
     )

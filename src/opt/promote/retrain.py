@@ -170,8 +170,12 @@ def walk_forward_days(r: Retrained) -> np.ndarray:
     """Trading days of the stage-2 walk-forward evaluation windows (as its combined ``sharpe`` counts them).
 
     The folds are rebuilt from the search-part events (``label_end_bar < test_start``, the events the
-    search had) with the promoted ``split`` settings.
+    search had) with the promoted ``split`` settings; like :func:`opt.backtest.evaluate_walk_forward`, a
+    fold with fewer than :data:`MIN_FOLD_TRAIN_EVENTS` training events or no evaluation event is left out.
     """
-    folds = _search_folds(r.cfg, r.ds, r.test_start)
+    folds = [f for f in _search_folds(r.cfg, r.ds, r.test_start)  # the folds the walk-forward evaluated
+             if len(f.train) >= MIN_FOLD_TRAIN_EVENTS and len(f.eval) > 0]
+    if not folds:
+        return np.empty(0, np.int64)
     days = r.ctx.calendar.trading_day
     return np.unique(np.concatenate([days[f.eval_start_bar:f.eval_end_bar] for f in folds]))
