@@ -79,5 +79,7 @@ class RunTag:
     STAGE1_DATA_FINGERPRINT: Final = "opt.stage1_data_fingerprint"
     """The data fingerprint of the stage-1 result a stage-2 study was planned from."""
     MIN_TRADES_PENALTY: Final = "opt.min_trades_penalty"
+    REGIME_CONCENTRATED: Final = "opt.regime_concentrated"
+    """Set on a stage-2 trial whose profit comes from one regime slice (:func:`opt.backtest.regimes.concentration`)."""
     PARENT_RUN_ID: Final = "mlflow.parentRunId"
     """MLflow's own tag on nested runs."""

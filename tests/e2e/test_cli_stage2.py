@@ -17,6 +17,11 @@ STAGE2_METRICS = ("net_pnl", "n_trades", "win_rate", "target_hit_rate", "expecta
                   "max_drawdown", "sharpe", "precision_at_80", "coverage_at_80", "auc", "brier", "score",
                   "min_trades_penalty", "n_eval_events", "n_folds_no_trades")
 COMMON = ["search.study_name=s2", "data.synthetic.n_days=40"]
+#: robustness evidence of every stage-2 trial (Monte Carlo bands, regime slices)
+ROBUSTNESS_METRICS = ("mc_net_pnl_p5", "mc_net_pnl_p50", "mc_net_pnl_p95", "mc_max_drawdown_p95", "mc_sharpe_p50",
+                      "mc_risk_of_ruin", "mc_r_total_p50", "mc_r_max_drawdown_p95", "mc_r_risk_of_ruin", "mc_paths",
+                      "mc_block_days", "regime_volatility_high_net_pnl", "regime_session_rth_n_trades",
+                      "regime_trend_range_net_pnl", "regime_weekday_mon_net_pnl", "regime_max_slice_share")
 
 
 def test_stage2_without_stage1_says_what_to_run(workdir: Path) -> None:
@@ -45,6 +50,7 @@ def test_stage1_then_stage2_logs_walk_forward_trials(workdir: Path) -> None:
         if child.data.tags["opt.trial_state"] != "COMPLETE":
             continue
         assert set(STAGE2_METRICS) <= set(child.data.metrics)
+        assert set(ROBUSTNESS_METRICS) <= set(child.data.metrics) and child.data.metrics["mc_paths"] == 1000
         # per-fold series are a table, not metrics whose last fold the UI would show as the result
         assert not [k for k in child.data.metrics if k.startswith("fold_")]
         names = {a.path for a in client.list_artifacts(child.info.run_id)}
@@ -53,8 +59,25 @@ def test_stage1_then_stage2_logs_walk_forward_trials(workdir: Path) -> None:
         assert list(per_fold["fold"]) == list(range(len(per_fold))) and {"sharpe", "n_trades"} <= set(per_fold)
         trades = pd.read_parquet(client.download_artifacts(child.info.run_id, "trades.parquet"))
         assert len(trades) == int(child.data.metrics["n_trades"])
+        regimes = pd.read_csv(client.download_artifacts(child.info.run_id, "regimes.csv"))
+        assert list(regimes.columns) == ["kind", "slice", "n_trades", "win_rate", "expectancy_r", "net_pnl",
+                                         "share_of_net"]
+        assert (regimes.groupby("kind")["n_trades"].sum() == len(trades)).all()  # each kind partitions the trades
+        if child.data.metrics["n_trades"] > 0:
+            assert child.data.metrics["mc_r_total_p50"] == pytest.approx(trades["r_multiple"].sum())
         # the stage-1 dataset parameters are fixed in stage 2
         assert float(child.data.params["events.k_atr"]) == pytest.approx(best1["params"]["events.k_atr"])
+        # selection bias as the search goes: N = the 2 stage-1 trials + the stage-2 trials tried so far
+        number = int(child.data.tags["opt.trial_number"])
+        assert child.data.metrics["dsr_n_trials"] == 2 + number + 1
+        assert {"deflated_sharpe", "psr", "dsr_var_trial_sharpe"} <= set(child.data.metrics)
+        assert "daily_pnl.parquet" in names
+    parent = next(r for r in runs if r.data.tags.get("opt.role") == "parent" and r.data.tags["opt.stage"] == "2")
+    assert parent.data.metrics["n_trials_tried"] == 2 and parent.data.metrics["pbo_trials"] == 2  # the running PBO
+    assert "selection bias: best trial's deflated Sharpe ratio" in second.stdout and "with N = " in second.stdout
+    listed = run_cli(["list", "+stage=2", *COMMON, "inspect.sort=deflated_sharpe"], workdir)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    assert "ranked by deflated_sharpe" in listed.stdout and "dsr_n_trials" in listed.stdout
     best2 = yaml.safe_load((workdir / "experiments" / "s2" / "best_stage2.yaml").read_text())
     assert best2["stage"] == 2 and "bracket.stop_atr" in best2["params"]
     assert isinstance(best2["usable"], bool) and isinstance(best2["reason"], str)

@@ -26,9 +26,10 @@ def _trades(n_folds: int = 3, per_fold: int = 20) -> pd.DataFrame:
 
 def _result(trades: pd.DataFrame) -> WalkForwardResult:
     imp = [{f"feature_{i:02d}": float(i + k) for i in range(40)} for k in range(3)]
+    days = pd.Series([100.0, 0.0, -40.0], index=[20150, 20151, 20152], name="daily_pnl")
     return WalkForwardResult(metrics={"net_pnl": float(trades["pnl"].sum()), "n_trades": float(len(trades))},
                              step_metrics={"sharpe": [0.5, -0.2, 1.1], "n_trades": [20.0, 20.0, 20.0]},
-                             trades=trades, importances=imp, point_value=50.0)
+                             trades=trades, importances=imp, point_value=50.0, daily_pnl=days)
 
 
 def test_walk_forward_files(tmp_path: Path) -> None:
@@ -36,7 +37,11 @@ def test_walk_forward_files(tmp_path: Path) -> None:
     write_walk_forward(_result(trades), tmp_path)
     names = {p.name for p in tmp_path.iterdir()}
     assert names == {"trades.parquet", "trades.csv", "equity_curve.png", "per_fold.csv", "feature_importance.json",
-                     "feature_importance.png"}
+                     "feature_importance.png", "daily_pnl.parquet"}
+    # the daily series the study's running PBO reads (opt.search.overfitting), days without trades included
+    daily = pd.read_parquet(tmp_path / "daily_pnl.parquet")
+    assert list(daily.columns) == ["trading_day", "daily_pnl"]
+    assert daily["trading_day"].tolist() == [20150, 20151, 20152] and daily["daily_pnl"].tolist() == [100.0, 0.0, -40.0]
     csv = pd.read_csv(tmp_path / "trades.csv")
     assert len(csv) == len(trades) and set(csv.columns) == set(trades.columns)
     assert list(csv.columns[:4]) == ["fold", "timestamp", "pnl", "r_multiple"]  # what the UI preview shows first

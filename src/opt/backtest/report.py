@@ -5,6 +5,9 @@ What a stage-2 trial run shows in the MLflow UI (files written by :func:`write_w
 * ``equity_curve.png``: net equity and drawdown against the trades' dates, each walk-forward fold's
   start marked;
 * ``trades.csv`` (previewed as a table by the UI) and ``trades.parquet`` (typed, read by ``opt promote``);
+* ``daily_pnl.parquet``: net PnL per trading day of the evaluated folds (``trading_day``, days since
+  1970-01-01; ``daily_pnl``, currency; 0 on days without an exit): the series the pooled Sharpe ratio,
+  the deflated Sharpe ratio and the study's PBO read;
 * ``per_fold.csv``: one row per walk-forward fold, one column per span metric (the per-fold series,
   apart from the run's summary metrics);
 * ``feature_importance.png`` (bar chart) and ``feature_importance.json``: mean XGBoost gain over the folds.
@@ -124,7 +127,7 @@ def plot_feature_importance(importance: pd.Series, path: Path, title: str = "fea
 def write_walk_forward(result: WalkForwardResult, folder: Path) -> None:
     """Write a walk-forward's files into ``folder`` (module docstring).
 
-    ``trades.parquet``, ``trades.csv``, ``equity_curve.png`` and ``per_fold.csv`` always;
+    ``trades.parquet``, ``trades.csv``, ``equity_curve.png``, ``daily_pnl.parquet`` and ``per_fold.csv`` always;
     ``feature_importance.json`` and ``feature_importance.png`` when the model reports importances.
     """
     result.trades.to_parquet(folder / "trades.parquet", index=False)
@@ -132,6 +135,8 @@ def write_walk_forward(result: WalkForwardResult, folder: Path) -> None:
     result.trades[first + [c for c in result.trades.columns if c not in first]].to_csv(
         folder / "trades.csv", index=False, float_format="%.6g")
     plot_equity(result.trades, folder / "equity_curve.png")
+    daily = result.daily_pnl.rename("daily_pnl").rename_axis("trading_day").reset_index()
+    daily.to_parquet(folder / "daily_pnl.parquet", index=False)
     if result.step_metrics:
         per_fold = pd.DataFrame(result.step_metrics)
         per_fold.insert(0, "fold", range(len(per_fold)))

@@ -59,16 +59,24 @@ def find_study(cfg: DictConfig, stage: int) -> optuna.Study:
 
 
 def list_command(cfg: DictConfig) -> int:
-    """``python -m opt list [+stage=N] [inspect.top=N inspect.min_trades=N inspect.format=json]``."""
+    """``python -m opt list [+stage=N] [inspect.top=N inspect.min_trades=N inspect.sort=METRIC inspect.format=json]``."""
     ic = cfg.inspect
     fmt_name = check_format(str(ic.format))
     stage = stage_of(cfg)
     study = find_study(cfg, stage)
+    sort = None if ic.sort is None else str(ic.sort)
     rows = select_rows(study, stage, states=[str(s) for s in ic.states],
-                       min_trades=ic.min_trades, top=ic.top)
+                       min_trades=ic.min_trades, top=ic.top, sort=sort)
     cols = ic.columns[f"stage{stage}"]
-    title = f"{study.study_name}: {len(rows)} of {len(study.get_trials(deepcopy=False))} trials, best first"
-    print_rows(rows, title=title, fmt_name=fmt_name, metrics=list(cols.metrics), params=list(cols.params))
+    metrics = list(cols.metrics)
+    ranked = "best first"
+    if sort is not None and sort != "score":
+        shown = [sort, "dsr_n_trials"] if sort == "deflated_sharpe" else [sort]  # DSR with its N beside it
+        metrics = [m for m in metrics if m == "score"] + shown + [m for m in metrics if m not in shown + ["score"]]
+        ranked = f"ranked by {sort}" + (" (N = dsr_n_trials: configurations the family had tried)"
+                                        if sort == "deflated_sharpe" else "")
+    title = f"{study.study_name}: {len(rows)} of {len(study.get_trials(deepcopy=False))} trials, {ranked}"
+    print_rows(rows, title=title, fmt_name=fmt_name, metrics=metrics, params=list(cols.params))
     return 0
 
 

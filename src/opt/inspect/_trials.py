@@ -18,7 +18,7 @@ from opt.errors import ConfigError
 from opt.schema import TrialAttr
 from opt.studies import ranked_trials
 
-__all__ = ["stage_of", "trial_row", "select_rows"]
+__all__ = ["LOWER_IS_BETTER", "stage_of", "trial_row", "select_rows", "sort_by_metric"]
 
 
 def stage_of(cfg: DictConfig) -> int:
@@ -52,12 +52,45 @@ def trial_row(trial: FrozenTrial, stage: int, study_errors: dict[str, Any] | Non
     }
 
 
-def select_rows(study: optuna.Study, stage: int, *, states: list[str], min_trades: float | None,
-                top: int | None) -> list[dict[str, Any]]:
-    """Rows of ``study``'s trials in ``states``, best score first, filtered and cut to ``top``.
+#: metrics where lower is better: ``inspect.sort`` ranks them ascending (every other metric descending)
+LOWER_IS_BETTER = frozenset({"max_drawdown", "brier", "pbo", "mc_risk_of_ruin", "mc_r_risk_of_ruin",
+                             "mc_max_drawdown_p5", "mc_max_drawdown_p50", "mc_max_drawdown_p95",
+                             "mc_r_max_drawdown_p50", "mc_r_max_drawdown_p95", "regime_max_slice_share"})
+
+
+def _metric(trial: FrozenTrial, name: str) -> float:
+    value = (trial.user_attrs.get(TrialAttr.METRICS) or {}).get(name)
+    return float(value) if value is not None else math.nan
+
+
+def sort_by_metric(trials: list[FrozenTrial], metric: str) -> list[FrozenTrial]:
+    """``trials`` ranked by their metric ``metric`` (user attribute ``metrics``), best first.
+
+    Descending, or ascending for :data:`LOWER_IS_BETTER`; trials without a finite value (not computable,
+    e.g. a deflated Sharpe ratio before two trials had a Sharpe ratio) come last in their given order.
 
     Raises:
-        ConfigError: an unknown state name.
+        ConfigError: no trial has the metric (names the metrics they have).
+    """
+    values = [_metric(t, metric) for t in trials]
+    if trials and not any(metric in (t.user_attrs.get(TrialAttr.METRICS) or {}) for t in trials):
+        have = sorted({k for t in trials for k in (t.user_attrs.get(TrialAttr.METRICS) or {})})
+        raise ConfigError(f"inspect.sort={metric}: no listed trial has that metric; they have: {', '.join(have)}")
+    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    order = sorted(range(len(trials)), key=lambda i: (not math.isfinite(values[i]),
+                                                      sign * values[i] if math.isfinite(values[i]) else 0.0))
+    return [trials[i] for i in order]
+
+
+def select_rows(study: optuna.Study, stage: int, *, states: list[str], min_trades: float | None,
+                top: int | None, sort: str | None = None) -> list[dict[str, Any]]:
+    """Rows of ``study``'s trials in ``states``, best first, filtered and cut to ``top``.
+
+    "Best" is the score (:func:`opt.studies.ranked_trials`), or the metric ``sort`` (:func:`sort_by_metric`,
+    e.g. ``deflated_sharpe``: the trial's walk-forward Sharpe deflated by every trial the family tried).
+
+    Raises:
+        ConfigError: an unknown state name, or a ``sort`` metric no trial has.
     """
     known = {s.name for s in TrialState}
     bad = [s for s in states if s not in known]
@@ -68,6 +101,8 @@ def select_rows(study: optuna.Study, stage: int, *, states: list[str], min_trade
     if min_trades is not None:
         trials = [t for t in trials
                   if (t.user_attrs.get(TrialAttr.METRICS) or {}).get("n_trades", -math.inf) >= float(min_trades)]
+    if sort is not None and sort != "score":
+        trials = sort_by_metric(trials, sort)
     if top is not None:
         trials = trials[: int(top)]
     errors = study.user_attrs  # one read: only the rows shown are built (a study may hold 50,000 trials)

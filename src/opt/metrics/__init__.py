@@ -1,4 +1,5 @@
-"""Metrics logged to MLflow (DESIGN §7) and the overfitting statistics of ``promote`` (DESIGN §9)."""
+"""Metrics logged to MLflow (DESIGN §7), the overfitting statistics of ``promote`` (DESIGN §9) and the
+Monte Carlo bands of a walk-forward (DESIGN §10)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from opt.metrics.classification import (
     silhouette,
 )
 from opt.metrics.composite import STAGE1_WEIGHT_KEYS, correlation_score, stage1_metrics, variance_score
+from opt.metrics.montecarlo import MC_PERCENTILES, block_bootstrap_paths, equity_bands, monte_carlo
 from opt.metrics.overfitting import (
     EULER_GAMMA,
     deflated_sharpe_ratio,
@@ -59,4 +61,8 @@ __all__ = [
     "expected_max_sharpe",
     "deflated_sharpe_ratio",
     "pbo_cscv",
+    "MC_PERCENTILES",
+    "block_bootstrap_paths",
+    "monte_carlo",
+    "equity_bands",
 ]

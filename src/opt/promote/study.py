@@ -15,18 +15,18 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import optuna
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from opt.errors import ConfigError, StageError
 from opt.schema import RunTag, TrialAttr
-from opt.studies import FINISHED_STATES, load_study, open_study, pick_trial
+from opt.studies import load_study, open_study, pick_trial
+from opt.studies.selection import stage2_sharpes, trials_tried
 
 __all__ = ["TRIAL_SECTIONS", "Studies", "load_studies", "select_trial", "trial_config", "config_hash",
-           "trial_trades", "n_trials_run", "stage2_sharpes", "stage1_trial_of",
+           "trial_trades", "trial_table", "n_trials_run", "stage2_sharpes", "stage1_trial_of",
            "data_fingerprint_of"]
 
 log = logging.getLogger(__name__)
@@ -99,27 +99,26 @@ def config_hash(cfg: DictConfig) -> str:
 
 def trial_trades(client: Any, run_id: str) -> pd.DataFrame | None:
     """The ``trades.parquet`` artifact of a stage-2 trial run (walk-forward trades), or None."""
-    with tempfile.TemporaryDirectory(prefix="opt-trades-") as tmp:
+    return trial_table(client, run_id, "trades.parquet")
+
+
+def trial_table(client: Any, run_id: str, name: str) -> pd.DataFrame | None:
+    """A table artifact (``.parquet`` or ``.csv``) of run ``run_id``, or None when it cannot be read (logged)."""
+    with tempfile.TemporaryDirectory(prefix="opt-table-") as tmp:
         try:
-            return pd.read_parquet(client.download_artifacts(run_id, "trades.parquet", tmp))
-        except Exception as exc:  # noqa: BLE001 - a trial without trades is skipped, not fatal
-            log.warning("no trades.parquet for run %s (%s)", run_id, str(exc).splitlines()[0][:200])
+            path = client.download_artifacts(run_id, name, tmp)
+            return pd.read_parquet(path) if name.endswith(".parquet") else pd.read_csv(path)
+        except Exception as exc:  # noqa: BLE001 - a trial without the file is skipped, not fatal
+            log.warning("no %s for run %s (%s)", name, run_id, str(exc).splitlines()[0][:200])
             return None
 
 
 def n_trials_run(studies: Studies, *, count_stage1: bool) -> int:
-    """Configurations tried: finished (complete or pruned) stage-2 trials, plus stage 1's when asked."""
-    n = len(studies.stage2.get_trials(deepcopy=False, states=FINISHED_STATES))
-    if count_stage1 and studies.stage1 is not None:
-        n += len(studies.stage1.get_trials(deepcopy=False, states=FINISHED_STATES))
-    return n
-
-
-def stage2_sharpes(study: optuna.Study) -> np.ndarray:
-    """Annualized walk-forward ``sharpe`` of every complete stage-2 trial (user attr ``metrics``)."""
-    values = [t.user_attrs.get(TrialAttr.METRICS, {}).get("sharpe")
-              for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    return np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
+    """Configurations tried ``N`` for the deflated Sharpe ratio (:func:`opt.studies.selection.trials_tried`):
+    every stage-2 trial that ran (COMPLETE, PRUNED, FAIL, RUNNING; abandoned ones excepted), plus stage 1's
+    when asked. The search counts the same way for each stage-2 trial's ``deflated_sharpe``."""
+    n = trials_tried(studies.stage2)
+    return n + trials_tried(studies.stage1) if count_stage1 else n
 
 
 def stage1_trial_of(studies: Studies, run_id: str | None) -> int | None:

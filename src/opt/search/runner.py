@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import tempfile
 import time
 import warnings
@@ -295,12 +296,29 @@ def _close_parent_quietly(sc: StudyContext, study: optuna.Study, status: str) ->
             sc.tracker.end_run(sc.parent_run_id, status)
 
 
+def _running_pbo(sc: StudyContext, study: optuna.Study) -> dict[str, float]:
+    """PBO over the study's top ``promote.pbo.top_k`` trials (:mod:`opt.search.overfitting`), logged on the
+    parent run and kept as study user attribute ``opt.running_pbo`` for the summary; ``{}`` when it fails."""
+    from opt.search.overfitting import RUNNING_PBO_ATTR, running_pbo
+
+    try:
+        found = running_pbo(study, sc.tracker.client, top_k=int(sc.cfg.promote.pbo.top_k),
+                            n_splits=int(sc.cfg.promote.pbo.n_splits))
+    except Exception as exc:  # noqa: BLE001 - a diagnostic: never costs the study its parent run
+        log.warning("running PBO not computed: %s: %s", type(exc).__name__, str(exc)[:300])
+        return {}
+    study.set_user_attr(RUNNING_PBO_ATTR, {k: (None if math.isnan(v) else v) for k, v in found.items()})
+    return {k: v for k, v in found.items() if math.isfinite(v)}
+
+
 def _close_parent(sc: StudyContext, study: optuna.Study, status: str) -> None:
     trials = study.get_trials(deepcopy=False)
     abandoned = sum(1 for t in trials if TrialAttr.ABANDONED in t.user_attrs)
     metrics = {f"n_{s.name.lower()}": float(sum(1 for t in trials if t.state == s)) for s in TrialState}
     metrics["n_fail"] -= abandoned
     metrics["n_abandoned"] = float(abandoned)
+    if sc.stage.id == 2:  # the running PBO over the best trials so far (opt.search.overfitting)
+        metrics.update(_running_pbo(sc, study))
     record = best_record(study)
     if record is not None:
         metrics["best_score"] = record["score"]

@@ -4,15 +4,21 @@ Abandoned trials (the target was reached by another worker before they started; 
 the user attribute ``abandoned``) are counted apart from failures. The score is named with its
 objective (:func:`describe_objective`), e.g. ``score 1.84 = sharpe (pooled over 5 folds' daily PnL,
 maximize)``, and a search without a usable result says so plainly (:func:`opt.studies.verdict.verdict`):
-every trial scored the min-trades penalty, or the best trial evaluated too few events.
+every trial scored the min-trades penalty, or the best trial evaluated too few events. A stage-2 best
+trial whose profit comes from one regime slice gets a note
+(:func:`opt.backtest.regimes.concentration_from_metrics` of its metrics, ``robustness.regimes.max_slice_share``).
 """
 
 from __future__ import annotations
+
+import math
+from typing import Any
 
 import optuna
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
+from opt.backtest.regimes import concentration_from_metrics
 from opt.schema import TrialAttr
 from opt.studies import best_file, best_record
 from opt.studies.verdict import no_result, verdict
@@ -67,6 +73,15 @@ def _penalty_rule(cfg: DictConfig) -> str:
             f"stage.objective.penalty={float(obj.penalty):g}")
 
 
+def _concentration(cfg: DictConfig, metrics: dict[str, float]) -> str | None:
+    """The regime-concentration flag of a stage-2 trial's metrics, with the threshold that raised it (or None)."""
+    max_share = OmegaConf.select(cfg, "robustness.regimes.max_slice_share", default=None)
+    flag = concentration_from_metrics(metrics, float(max_share)) if max_share is not None else None
+    if flag is None:
+        return None
+    return f"{flag} (robustness.regimes.max_slice_share={float(max_share):g}; slices in the run's regimes.csv)"
+
+
 def summarize(study: optuna.Study, cfg: DictConfig, stage: int) -> None:
     """Print the trial counts, the objective, the best trial (params and metrics) and whether it is a result."""
     from rich.console import Console
@@ -92,17 +107,24 @@ def summarize(study: optuna.Study, cfg: DictConfig, stage: int) -> None:
         table.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
     table.add_section()
     for k, v in record["metrics"].items():
+        if k.startswith("regime_") and k != "regime_max_slice_share":
+            continue  # one row per regime slice would crowd the table: they are in the run's regimes.csv
         table.add_row(k, f"{v:.4g}")
     console.print(table)
     folds = record["metrics"].get("n_folds")
     described = describe_objective(cfg, stage, directions, int(folds) if folds is not None else None)
     console.print(f"best trial #{record['trial']}: score {record['score']:.4g} = {escape(described)}")
+    concentrated = _concentration(cfg, record["metrics"]) if stage == 2 else None
+    if concentrated:
+        console.print(f"note: best trial #{record['trial']}: profit from one regime slice: {escape(concentrated)}")
     if stage == 2:
         complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         penalized = sum(1 for t in complete if no_result(t))
         if penalized:
             console.print(f"{penalized} of {len(complete)} complete trials scored the min-trades penalty or made "
                           "no trade")
+    if stage == 2:
+        _print_selection(console, study, record)
     judged = verdict(study, cfg, stage)
     for note in judged.notes:
         console.print(f"note: {escape(note)}")
@@ -112,3 +134,20 @@ def summarize(study: optuna.Study, cfg: DictConfig, stage: int) -> None:
         console.print(f"best parameters (marked usable: false): {path}")
         return
     console.print(f"best parameters: {path}")
+
+
+def _print_selection(console: Any, study: optuna.Study, record: dict[str, Any]) -> None:
+    """The best trial's deflated Sharpe ratio with its N, and the running PBO of the study's top trials."""
+    from opt.search.overfitting import RUNNING_PBO_ATTR
+
+    m = record["metrics"]
+    if "deflated_sharpe" in m:
+        dsr_text = "n/a" if not math.isfinite(m["deflated_sharpe"]) else f"{m['deflated_sharpe']:.3f}"
+        console.print(f"selection bias: best trial's deflated Sharpe ratio {dsr_text} with N = "
+                      f"{int(m.get('dsr_n_trials', 0))} configurations tried (both stages, failed and pruned "
+                      "included); python -m opt list inspect.sort=deflated_sharpe ranks by it")
+    found = study.user_attrs.get(RUNNING_PBO_ATTR) or {}
+    if found.get("pbo") is not None:
+        console.print(f"PBO over the top {int(found.get('pbo_trials') or 0)} trials: {found['pbo']:.3f} "
+                      f"(CSCV, S={int(found.get('pbo_splits') or 0)} blocks of {int(found.get('pbo_days') or 0)} "
+                      "days; above 0.5 the search more likely fits noise than signal)")

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import yaml
 from omegaconf import DictConfig
@@ -41,12 +42,13 @@ from opt.search.signals import GracefulStop
 from opt.secrets import masked_container
 from opt.stages import PreparedMarket, Stage, StagePlan, TrialContext, TrialPrunedWithReason
 from opt.stages.base import ArtifactWriter
-from opt.studies import direction_sign
+from opt.studies import direction_sign, load_study
+from opt.studies.selection import stage2_sharpes, trials_tried
 from opt.tracking import Tracker
 from opt.tracking.artifacts import flatten_config
 
 __all__ = ["StudyContext", "TrialAbandoned", "Outcome", "run_objective", "claim", "keeps_artifacts",
-           "write_trial_config", "DATA_SECTIONS", "LIVE_STATES"]
+           "write_trial_config", "selection_bias", "DATA_SECTIONS", "LIVE_STATES"]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,20 @@ def claim(trial: optuna.Trial, target: int) -> None:
         reason = f"{ahead} earlier trials finished or running reach search.n_trials={target}"
         trial.set_user_attr(TrialAttr.ABANDONED, reason)
         raise TrialAbandoned(reason)
+
+
+def selection_bias(sc: StudyContext, study: optuna.Study) -> tuple[int, np.ndarray]:
+    """``(N, sharpes)`` of :attr:`opt.stages.base.TrialContext.selection` for a trial of ``study``.
+
+    ``N`` = the trials this stage's study tried so far (this one included) + the trials the family's
+    stage-1 study tried (counted once per process, when a stage-2 trial first asks: stage 1 is over
+    when stage 2 runs; a stage-1 study resumed meanwhile is counted by the next invocation and by
+    ``promote``). ``sharpes``: :func:`opt.studies.selection.stage2_sharpes` of ``study``.
+    """
+    if sc.stage.id == 2 and "stage1_tried" not in sc.cache:
+        sc.cache["stage1_tried"] = trials_tried(load_study(sc.cfg, 1))
+    earlier = int(sc.cache.get("stage1_tried", 0)) if sc.stage.id == 2 else 0
+    return trials_tried(study) + earlier, stage2_sharpes(study)
 
 
 def _pruning_report(trial: optuna.Trial) -> ReportFn:
@@ -208,7 +224,8 @@ def run_objective(sc: StudyContext, trial: optuna.Trial) -> Outcome:
     trial.set_user_attr(TrialAttr.CONFIG_PARAMS, params)  # config values (offsets resolved), read by stage 2
     sc.tracker.log(run_id, params={**flatten_config(cfg, DATA_SECTIONS), **params})
     report = _pruning_report(trial) if len(sc.plan.directions) == 1 else None
-    ctx = TrialContext(market=sc.market, number=trial.number, cache=sc.cache, report=report)
+    ctx = TrialContext(market=sc.market, number=trial.number, cache=sc.cache, report=report,
+                       selection=lambda: selection_bias(sc, trial.study))
     try:
         with sc.stop.interruptible():
             result = sc.stage.objective(ctx, cfg)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import optuna
 from omegaconf import DictConfig
 
@@ -63,12 +64,17 @@ class TrialContext:
         cache: a dict that lives as long as the study's process (datasets, ATR series).
         report: ``report(step, value)`` for intermediate values (pruning; may raise
             ``optuna.TrialPruned``), or None when the study cannot prune (several objectives).
+        selection: ``selection()`` -> ``(N, sharpes)``: the configurations the study family tried so far,
+            this trial included (:func:`opt.studies.selection.trials_tried`), and the annualized
+            walk-forward Sharpe ratios of its COMPLETE stage-2 trials, float64 ``(n,)``; for the
+            deflated Sharpe ratio during the search. None outside a search.
     """
 
     market: PreparedMarket
     number: int = 0
     cache: dict[str, Any] = field(default_factory=dict)
     report: ReportFn | None = None
+    selection: Callable[[], tuple[int, np.ndarray]] | None = None
 
 
 @dataclass(frozen=True)

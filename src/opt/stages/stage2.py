@@ -10,6 +10,11 @@ metric once over all folds' trades and trading days together, e.g. the Sharpe ra
 concatenated daily PnL, where a fold without trades adds its days at 0; ``median``/``mean``/``min``
 combine the per-fold values. A trial with fewer than ``objective.min_trades`` trades over all folds
 scores ``objective.penalty`` and records the metric ``min_trades_penalty`` = 1.
+
+Every trial also records its robustness evidence (``robustness`` config group, :func:`robustness`):
+Monte Carlo percentiles ``mc_*`` of the walk-forward (:func:`opt.metrics.monte_carlo`), regime slice
+metrics ``regime_*`` and the table ``regimes.csv`` (:mod:`opt.backtest.regimes`), and the run tag
+``opt.regime_concentrated`` when the profit comes from one slice.
 """
 
 from __future__ import annotations
@@ -20,20 +25,25 @@ from typing import Any
 import joblib
 import numpy as np
 import optuna
+import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from opt.backtest import evaluate_walk_forward
-from opt.backtest.evaluate import WalkForwardResult
+from opt.backtest.evaluate import WalkForwardResult, atr_on
+from opt.backtest.regimes import concentration, regime_labels, regime_metrics, regime_table
 from opt.backtest.report import write_walk_forward
+from opt.config_rules import cfg_value
 from opt.dataset import EventDataset, MarketContext, build_event_dataset
 from opt.errors import ConfigError
+from opt.metrics import monte_carlo
 from opt.schema import RunTag, TrialAttr
 from opt.stages.base import StagePlan, TrialContext, TrialResult
 from opt.stages.space import apply_params, suggest, validate_space
 from opt.studies import best_file, read_best
 
 __all__ = ["BracketStage", "OBJECTIVE_METRICS", "AGGREGATES", "DATASET_SECTIONS", "stage1_handoff",
-           "model_families", "family_config", "cached_dataset", "objective_score", "pooled"]
+           "model_families", "family_config", "cached_dataset", "objective_score", "pooled",
+           "selection_metrics", "robustness"]
 
 #: metrics ``stage.objective.metric`` may name (all maximized)
 OBJECTIVE_METRICS = frozenset({"sharpe", "net_pnl", "expectancy_r", "profit_factor", "precision_at_80"})
@@ -175,6 +185,61 @@ def _build(fingerprint: str, test_start: int, dataset_cfg: dict[str, Any], marke
     return build_event_dataset(market, OmegaConf.create(dataset_cfg))
 
 
+def selection_metrics(ctx: TrialContext, cfg: DictConfig, wf: WalkForwardResult) -> dict[str, float]:
+    """The trial's deflated Sharpe ratio given everything the study family tried so far.
+
+    ``deflated_sharpe`` and ``psr`` of the walk-forward daily PnL (``wf.daily_pnl``) with ``N`` =
+    ``ctx.selection()``'s count (:mod:`opt.studies.selection`: both stages, every invocation and worker,
+    failed and pruned trials included; Bailey and Lopez de Prado 2014) and the trial-Sharpe variance of
+    the study's COMPLETE trials plus this one; ``dsr_n_trials`` (N) and ``dsr_var_trial_sharpe`` (per
+    day squared) beside them. NaN where not computable (fewer than ``promote.dsr.min_days`` days, fewer
+    than 2 Sharpe ratios). Empty when the context has no ``selection`` (outside a search).
+    """
+    if ctx.selection is None:
+        return {}
+    from opt.promote.guards import dsr
+
+    n_tried, sharpes = ctx.selection()
+    own = float(wf.metrics.get("sharpe", np.nan))
+    pool = np.append(sharpes, own) if np.isfinite(own) else sharpes
+    values = dsr(wf.daily_pnl.to_numpy(np.float64), n_trials=max(1, n_tried), trial_sharpes=pool,
+                 min_days=int(cfg.promote.dsr.min_days)).values
+    return {"deflated_sharpe": values["deflated_sharpe"], "psr": values["psr"],
+            "dsr_n_trials": float(max(1, n_tried)), "dsr_var_trial_sharpe": values["var_trial_sharpe"]}
+
+
+def robustness(ctx: TrialContext, cfg: DictConfig,
+               wf: WalkForwardResult) -> tuple[dict[str, float], pd.DataFrame, str | None]:
+    """Monte Carlo and regime evidence of a trial's walk-forward (``robustness`` config group).
+
+    The per-bar regime labels depend on the bracket's ATR timeframe and the regime settings only, so
+    they are computed once per study and kept in ``ctx.cache`` under a key of those settings.
+
+    Returns:
+        ``(metrics, table, flag)``: the ``mc_*`` metrics (:func:`opt.metrics.monte_carlo` of
+        ``wf.daily_pnl`` and the trades' R) and ``regime_*`` metrics
+        (:func:`opt.backtest.regimes.regime_metrics`), the regime table written as ``regimes.csv``, and
+        the concentration flag (:func:`opt.backtest.regimes.concentration`) or None.
+
+    Raises:
+        ConfigError: a missing or out-of-range ``robustness.*`` key.
+    """
+    mc_node, rg_node = cfg.robustness.montecarlo, cfg.robustness.regimes
+    mc = {k: cfg_value(mc_node, k, where="robustness.montecarlo")
+          for k in ("n_paths", "block_days", "seed", "ruin_drawdown", "risk_per_trade")}
+    r = wf.trades["r_multiple"].to_numpy(np.float64) if len(wf.trades) else np.empty(0)
+    metrics = monte_carlo(wf.daily_pnl.to_numpy(np.float64), r, **mc)
+    market = ctx.market.ctx
+    minutes, period = int(cfg.bracket.atr_timeframe), int(cfg.levels.atr_period)
+    key = f"regime_labels_{minutes}_{period}_{OmegaConf.to_container(rg_node, resolve=True)}"
+    if key not in ctx.cache:
+        ctx.cache[key] = regime_labels(market, atr_on(ctx.cache, market, minutes, period), cfg)
+    table = regime_table(wf.trades, ctx.cache[key])
+    metrics.update(regime_metrics(table))
+    max_share = float(cfg_value(rg_node, "max_slice_share", where="robustness.regimes"))
+    return metrics, table, concentration(table, max_share)
+
+
 class BracketStage:
     """Stage 2 (:class:`opt.stages.base.Stage`): walk-forward bracket backtests of model + bracket configs."""
 
@@ -219,8 +284,17 @@ class BracketStage:
         score, penalized = objective_score(obj, wf)
         metrics.update({"score": score, "min_trades_penalty": float(penalized),
                         "n_eval_events": float(np.sum(wf.step_metrics["n_events"]))})
+        metrics.update(selection_metrics(ctx, cfg, wf))
         tags = {}
         if penalized:
             tags[RunTag.MIN_TRADES_PENALTY] = f"{int(metrics['n_trades'])} < {int(obj.min_trades)}"
-        return TrialResult(metrics=metrics, write_artifacts=lambda folder: write_walk_forward(wf, folder),
-                           step_metrics=wf.step_metrics, tags=tags)
+        extra, regimes, flag = robustness(ctx, cfg, wf)
+        metrics.update(extra)
+        if flag is not None:
+            tags[RunTag.REGIME_CONCENTRATED] = flag
+
+        def write(folder: Path) -> None:
+            write_walk_forward(wf, folder)
+            regimes.to_csv(folder / "regimes.csv", index=False, float_format="%.6g")
+
+        return TrialResult(metrics=metrics, write_artifacts=write, step_metrics=wf.step_metrics, tags=tags)
