@@ -108,7 +108,7 @@ def test_an_impossible_gate_refuses_names_the_gate_and_registers_nothing(study: 
 def test_force_registers_despite_the_gate_with_lineage_and_the_champion_alias(study: Path) -> None:
     before = _versions(study)
     result = run_cli(["promote", *COMMON, "promote.gates.min_trades=1000000", "promote.force=true",
-                      "promote.dsr.min_days=10"], study)
+                      "promote.dsr.min_days=5"], study)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "registered despite failed gate(s): min_trades" in result.stderr
     versions = _versions(study)
@@ -124,7 +124,7 @@ def test_force_registers_despite_the_gate_with_lineage_and_the_champion_alias(st
         assert tags[key], key
     promote = _promote_runs(study)[0]
     assert promote.data.tags["opt.forced"] == "true" and promote.data.tags["opt.model_version"] == str(champion.version)
-    # enough days for promote.dsr.min_days=10 and two stage-2 trials with different Sharpe ratios: computed
+    # enough days for promote.dsr.min_days=5 (one evaluated fold: events.warmup_bars leaves fold 0 too few training events) and two stage-2 trials with different Sharpe ratios: computed
     assert 0.0 <= promote.data.metrics["deflated_sharpe"] <= promote.data.metrics["psr"] <= 1.0
 
 
@@ -135,6 +135,35 @@ def test_a_second_promote_that_passes_moves_the_alias(study: Path) -> None:
     champion = _client(study).get_model_version_by_alias(MODEL, "champion")
     assert int(champion.version) == (first[-1] if first else 0) + 1
     assert champion.tags["opt.forced"] == "false" and champion.tags["opt.failed_gates"] == ""
+    # #13: every read of the test part is in the study's ledger; this promotion is its last entry
+    import optuna
+
+    from opt.promote.ledger import holdout_ledger
+    from opt.studies import make_storage
+
+    with contextlib.chdir(study):
+        ledger = holdout_ledger(optuna.load_study(study_name=f"{STUDY}-stage2", storage=make_storage(config())))
+    run = _promote_runs(study)[0]
+    assert run.data.metrics["holdout_reads"] == len(ledger) >= 1 and [e["read"] for e in ledger] == list(
+        range(1, len(ledger) + 1))
+    assert ledger[-1]["run_id"] == run.info.run_id and ledger[-1]["outcome"] == "registered"
+    assert ledger[-1]["registered"] == f"{MODEL} version {champion.version}"
+    # cost stress: the same trades with commission x2 and one tick more slippage earn less
+    m = run.data.metrics
+    assert m["stress_n_trades"] == m["n_trades"]
+    assert m["stress_net_pnl"] < m["net_pnl"] if m["n_trades"] > 0 else m["stress_net_pnl"] == m["net_pnl"]
+    assert {"mc_net_pnl_p5", "mc_net_pnl_p95", "mc_risk_of_ruin", "regime_session_rth_n_trades"} <= set(m)
+    artifacts = {a.path for a in _client(study).list_artifacts(run.info.run_id)}
+    assert {"decision_report.html", "cost_stress.csv", "regimes.csv", "mc_bands.csv"} <= artifacts
+    html = (study / "experiments" / STUDY / "decision_report.html").read_text()
+    assert f"version {champion.version}" in html and "holdout" in html.lower()
+    # the report travels with the model version too (the model's artifacts/)
+    import mlflow
+
+    with contextlib.chdir(study):
+        mlflow.set_tracking_uri("sqlite:///mlruns/mlflow.db")
+        model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{MODEL}@champion"))
+    assert "registered" in (model_dir / "artifacts" / "decision_report.html").read_text()
 
 
 def test_champion_reproduces_the_retrained_model_and_does_not_look_ahead(study: Path, champion: str) -> None:
@@ -172,9 +201,9 @@ def test_champion_reproduces_the_retrained_model_and_does_not_look_ahead(study: 
 
 def test_champion_loads_in_a_fresh_process_and_returns_signals(study: Path, champion: str) -> None:
     """ES bars as a user reads them (text timestamps, integer volume); synthetic bars without the ES file."""
-    read = (f"pd.read_csv({str(ES_CSV)!r}).tail(6000)" if ES_CSV.is_file() else
-            "__import__('opt.data').data.generate_synthetic_bars(seed=1, first_day='2025-06-02', n_days=5, "
-            "start_price=6000.0, annual_vol=0.2, tick_size=0.25)")
+    read = (f"pd.read_csv({str(ES_CSV)!r}).tail(10000)" if ES_CSV.is_file() else
+            "__import__('opt.data').data.generate_synthetic_bars(seed=1, first_day='2025-06-02', n_days=10, "
+            "start_price=6000.0, annual_vol=0.2, tick_size=0.25)")  # > events.warmup_bars of history
     script = f"""
 import json, mlflow, pandas as pd
 mlflow.set_tracking_uri("sqlite:///mlruns/mlflow.db")

@@ -19,6 +19,7 @@ gates without ``force`` exit with :data:`GATES_FAILED_EXIT_CODE` and register no
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import math
@@ -26,6 +27,7 @@ import os
 import sys
 import tempfile
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +40,15 @@ from opt.config_rules import cfg_value
 from opt.errors import ConfigError
 from opt.promote import study as st
 from opt.promote.degenerate import degenerate_gates, degenerate_metrics
+from opt.promote.evidence import Evidence, promotion_evidence
 from opt.promote.gates import Gate, check_gates, describe_failures, metric_notes
 from opt.promote.guards import dsr, pbo, trial_daily_pnl
+from opt.promote.ledger import complete_read, describe_ledger, holdout_ledger, record_read
 from opt.promote.policy import SignalPolicy
 from opt.promote.replay import ReplayResult, replay_test_part
 from opt.promote.retrain import Retrained, retrain, walk_forward_days
 from opt.promote.sensitivity import bracket_sensitivity, plateau_score
+from opt.promote.stress import cost_stress
 from opt.schema import RunTag, TrialAttr
 from opt.secrets import mask_url
 from opt.studies import ranked_trials
@@ -180,12 +185,25 @@ def promote_command(cfg: DictConfig) -> int:
     r = retrain(pcfg, expected_fingerprint=st.data_fingerprint_of(tracker.client, run2))
     metrics: dict[str, float] = {k: float(v) for k, v in r.result.metrics.items()}
     metrics.update({"n_train_events": float(len(r.train)), "n_test_events": float(len(r.test))})
+    # the test part has now been read: record it before anything can fail (opt.promote.ledger)
+    read_key, ledger = record_read(studies.stage2, trial=trial.number, metrics=metrics, fingerprint=r.fingerprint,
+                                   test_start=str(pd.Timestamp(r.ctx.timestamps[r.test_start], tz="UTC")))
+    metrics["holdout_reads"] = float(len(ledger))
+    print(describe_ledger(ledger), flush=True)
     guards, matrix, not_computable = _guards(pcfg, r, studies, trial, tracker.client)
     metrics.update(guards)
     sensitivity = bracket_sensitivity(pcfg, r.ds, r.ctx, r.result.proba, r.test, r.test_start, trial.distributions,
                                       float_step=float(pc.sensitivity.float_step))
     metrics.update(plateau_score(sensitivity, metrics["net_pnl"], keep_share=float(pc.sensitivity.keep_share)))
     metrics.update(degenerate_metrics(r))
+    stress, stress_table = cost_stress(r, commission_factor=float(pc.cost_stress.commission_factor),
+                                       slippage_ticks_added=float(pc.cost_stress.slippage_ticks_added))
+    metrics.update(stress)
+    wf_trades = st.trial_trades(tracker.client, run2)
+    evidence = promotion_evidence(pcfg, r, wf_trades)
+    metrics.update(evidence.metrics)
+    for flag in evidence.flags:
+        print(f"regimes: {flag}", flush=True)
     policy = SignalPolicy(cfg={**_mapping(OmegaConf.masked_copy(pcfg, list(POLICY_SECTIONS))),
                                "data": {"tz": pcfg.data.tz}}, model=r.model)
     replay = _replay(pc, policy, r)
@@ -210,27 +228,87 @@ def promote_command(cfg: DictConfig) -> int:
                     tags={"opt.failed_gates": ",".join(failed), "opt.forced": str(forced).lower(),
                           "opt.gates": "; ".join(g.describe() for g in gates)})
         report = {"metrics": metrics, "gates": [asdict(g) for g in gates], "not_computable": not_computable,
-                  "lineage": lineage, "model_name": name}
+                  "lineage": lineage, "model_name": name, "regime_flags": evidence.flags}
+        decision = partial(_decision_report, pcfg, trial.number, r, gates, metrics, not_computable, lineage, evidence,
+                           stress_table, sensitivity, replay, tracker, run2, studies.stage2)
         with tempfile.TemporaryDirectory(prefix="opt-promote-") as tmp:
             _write_artifacts(Path(tmp), r, sensitivity, matrix, report)
+            stress_table.to_csv(Path(tmp) / "cost_stress.csv", index=False)
+            evidence.regimes.to_csv(Path(tmp) / "regimes.csv", index=False)
+            evidence.bands.to_csv(Path(tmp) / "mc_bands.csv", index=False)
             tracker.log_artifacts(run_id, tmp)
         _print_report(metrics, gates, sensitivity)
         if failed and not pc.force:
+            complete_read(studies.stage2, read_key, run_id=run_id, passed=False, forced=False, registered=None,
+                          outcome="refused")
+            path = decision(f"refused: {len(failed)} gate(s) failed; nothing registered", run_id)
             print(f"opt: promote refused, gate(s) failed: {describe_failures(gates)}. Nothing registered "
-                  f"(promote.force=true registers anyway); MLflow run {run_id}", file=sys.stderr)
+                  f"(promote.force=true registers anyway); MLflow run {run_id}{_where(path)}", file=sys.stderr)
             status = "FINISHED"
             return GATES_FAILED_EXIT_CODE
-        version = _register(policy, run_id, name, str(pc.alias), lineage, forced, failed, gates)
+        verdict = (f"forced: registering {name} as @{pc.alias} despite {len(failed)} failed gate(s)" if forced
+                   else f"passed: registering {name} as @{pc.alias}")
+        with tempfile.TemporaryDirectory(prefix="opt-report-") as tmp:  # the copy that travels with the model
+            attached = decision(verdict, None, Path(tmp))
+            version = _register(policy, run_id, name, str(pc.alias), lineage, forced, failed, gates, attached)
         tracker.log(run_id, tags={"opt.registered_model": name, "opt.model_version": version})
+        complete_read(studies.stage2, read_key, run_id=run_id, passed=not failed, forced=forced,
+                      registered=f"{name} version {version}", outcome="forced" if forced else "registered")
+        verdict = verdict.replace("registering", "registered").replace(f"{name} as", f"{name} version {version} as")
+        path = decision(verdict, run_id)
         if forced:
             print(f"opt: promote.force=true: registered despite failed gate(s): {describe_failures(gates)}",
                   file=sys.stderr)
         print(f"registered {name} version {version} as @{pc.alias}: "
-              f"mlflow.pyfunc.load_model('models:/{name}@{pc.alias}') (tracking URI {mask_url(tracker.uri)})")
+              f"mlflow.pyfunc.load_model('models:/{name}@{pc.alias}') (tracking URI {mask_url(tracker.uri)})"
+              f"{_where(path)}")
         status = "FINISHED"
         return 0
     finally:
         tracker.end_run(run_id, status)
+
+
+def _where(path: Path | None) -> str:
+    return f"; decision report: {path}" if path is not None else ""
+
+
+def _decision_report(cfg: DictConfig, trial: int, r: Retrained, gates: list[Gate], metrics: dict[str, float],
+                     not_computable: dict[str, str], lineage: dict[str, str], evidence: Evidence,
+                     stress: pd.DataFrame, sensitivity: pd.DataFrame, replay: ReplayResult | None, tracker: Tracker,
+                     run2: str, study: Any, verdict: str, run_id: str | None, folder: Path | None = None
+                     ) -> Path | None:
+    """Write ``decision_report.html`` (:mod:`opt.promote.decision_report`) and log it on the promote run
+    ``run_id`` (None: only write it, for the model version); return where it was written, or None when
+    ``promote.report`` is off. It is written into ``folder``, by default ``experiments/<study>/`` beside
+    the study's results (the last promotion's report)."""
+    if not cfg.promote.report:
+        return None
+    from opt.promote.decision_report import DecisionReport, write_decision_report
+
+    per_fold = st.trial_table(tracker.client, run2, "per_fold.csv")
+    keys = ("deflated_sharpe", "psr", "n_trials", "var_trial_sharpe", "dsr_days", "test_deflated_sharpe", "pbo",
+            "pbo_trials", "pbo_splits", "pbo_days", "plateau_score")
+    report = DecisionReport(
+        title=f"{cfg.search.study_name}: promote of stage-2 trial {trial}",
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), verdict=verdict, lineage=lineage,
+        gates=gates, metrics=metrics, per_fold=per_fold if per_fold is not None else pd.DataFrame(),
+        regimes=evidence.regimes, regime_flags=evidence.flags,
+        mc_metrics={k: v for k, v in metrics.items() if k.startswith("mc_")}, mc_bands=evidence.bands,
+        cost_stress=stress, overfitting={k: metrics[k] for k in keys if k in metrics}, not_computable=not_computable,
+        ledger=holdout_ledger(study), replay=None if replay is None else _replay_record(replay),
+        trades=r.result.trades, sensitivity=sensitivity)
+    folder = folder or Path(str(cfg.paths.experiments)) / str(cfg.search.study_name)
+    path = write_decision_report(report, folder / "decision_report.html")
+    if run_id is not None:
+        tracker.log_artifact(run_id, path)
+    return path
+
+
+def _replay_record(replay: ReplayResult) -> dict[str, Any]:
+    d = replay.first_difference
+    return {"bars": replay.n_bars, "calls": replay.n_calls, "signals_live": replay.n_signals_live,
+            "signals_batch": replay.n_signals_batch, "differences": 0 if d is None else 1,
+            "first_difference": "" if d is None else _replay_gate(replay).reason}
 
 
 def _replay(pc: DictConfig, policy: SignalPolicy, r: Retrained) -> ReplayResult | None:
@@ -252,9 +330,12 @@ def _replay_gate(replay: ReplayResult) -> Gate:
 
 
 def _register(policy: SignalPolicy, run_id: str, name: str, alias: str, lineage: dict[str, str], forced: bool,
-              failed: list[str], gates: list[Gate]) -> str:
+              failed: list[str], gates: list[Gate], report: Path | None) -> str:
     from opt.promote.pyfunc import log_and_register
 
     tags = {**lineage, "opt.promote_run": run_id, "opt.forced": str(forced).lower(), "opt.failed_gates": ",".join(failed)}
+    if report is not None:
+        tags["opt.decision_report"] = f"runs:/{run_id}/decision_report.html (and the model's artifacts/{report.name})"
     description = "gates: " + ("; ".join(g.describe() for g in gates) or "none") + (" (forced)" if forced else "")
-    return log_and_register(policy, run_id=run_id, name=name, alias=alias, tags=tags, description=description)
+    return log_and_register(policy, run_id=run_id, name=name, alias=alias, tags=tags, description=description,
+                            artifacts={report.name: str(report)} if report is not None else None)

@@ -152,7 +152,7 @@ def _requirements(policy: SignalPolicy) -> list[str]:
 
 
 def log_and_register(policy: SignalPolicy, *, run_id: str, name: str, alias: str,
-                     tags: Mapping[str, str], description: str) -> str:
+                     tags: Mapping[str, str], description: str, artifacts: Mapping[str, str] | None = None) -> str:
     """Log ``policy`` as a pyfunc model in run ``run_id``, register it as ``name``, move ``alias`` to it.
 
     Args:
@@ -162,6 +162,8 @@ def log_and_register(policy: SignalPolicy, *, run_id: str, name: str, alias: str
         alias: alias moved to the new version (e.g. ``champion``).
         tags: version tags (lineage).
         description: version description.
+        artifacts: files that travel with the model (name -> local path; under the model's ``artifacts/``),
+            e.g. the promotion's decision report.
 
     Returns:
         The new version number (string).
@@ -172,7 +174,8 @@ def log_and_register(policy: SignalPolicy, *, run_id: str, name: str, alias: str
         warnings.filterwarnings("ignore", message=".*input example was not provided")  # the signature is given
         info = mlflow.pyfunc.log_model(name="model", python_model=SignalModel(policy),
                                        signature=signature(policy.cfg["data"]["tz"]),
-                                       code_paths=[code_path()], pip_requirements=_requirements(policy))
+                                       code_paths=[code_path()], pip_requirements=_requirements(policy),
+                                       artifacts=dict(artifacts) if artifacts else None)
     version = mlflow.register_model(info.model_uri, name, tags=dict(tags))
     client = MlflowClient()
     client.update_model_version(name, version.version, description=description)

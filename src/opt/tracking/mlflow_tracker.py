@@ -246,6 +246,10 @@ class Tracker:
             retry_locked(partial(self.client.log_batch, run_id, metrics=m[i * 500 : (i + 1) * 500],
                                  params=p[i * 100 : (i + 1) * 100], tags=t[i * 100 : (i + 1) * 100]))
 
+    def log_artifact(self, run_id: str, path: str | Path) -> None:
+        """Copy one file into the run's artifacts (top level)."""
+        retry_locked(lambda: self.client.log_artifact(run_id, str(path)))
+
     def log_artifacts(self, run_id: str, folder: str | Path, artifact_path: str | None = None) -> None:
         """Copy every file under ``folder`` into the run's artifacts."""
         retry_locked(lambda: self.client.log_artifacts(run_id, str(folder), artifact_path))
