@@ -3,7 +3,7 @@ PYTHON ?= python3
 STAGE1_ARGS ?=
 STAGE2_ARGS ?=
 
-.PHONY: help install test test-fast bench stage1 stage2 promote ui ui-check lint typecheck
+.PHONY: help install test test-fast bench bench-gpu stage1 stage2 promote ui ui-check lint typecheck
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ test-fast: ## unit tests only (skips the end-to-end CLI tests)
 
 bench: ## benchmarks: prints the figures and writes bench.json
 	$(PYTHON) -m benchmarks.run
+
+bench-gpu: ## CNN trial and epoch time on CUDA (mixed precision) vs CPU on the ES file; skips without CUDA
+	$(PYTHON) -m benchmarks.bench_gpu
 
 stage1: ## stage-1 search on the default synthetic data (STAGE1_ARGS="data=csv data.path=...")
 	$(PYTHON) -m opt run +stage=1 $(STAGE1_ARGS)

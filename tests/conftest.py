@@ -25,3 +25,13 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh working directory: experiments/ and mlruns/ land here."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test marked ``cuda`` when torch sees no CUDA device (pyproject's ``cuda`` marker)."""
+    if item.get_closest_marker("cuda") is None:
+        return
+    from opt.models.device import cuda_available
+
+    if not cuda_available():
+        pytest.skip("no CUDA device (torch.cuda.is_available() is false): cuda test skipped")

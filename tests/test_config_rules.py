@@ -52,7 +52,8 @@ def test_search_ranges_cannot_sample_forbidden_values() -> None:
 def test_every_rule_points_at_a_shipped_key() -> None:
     from omegaconf import OmegaConf
 
-    cfgs = [compose_config(["+stage=1"]), compose_config(["+stage=2"])]  # stage.* keys are per stage
+    cfgs = [compose_config(["+stage=1"]), compose_config(["+stage=2"]),  # stage.* keys are per stage
+            compose_config(["+stage=1", "outcome=triple_barrier"])]  # outcome.* keys per outcome method
     missing = [k for k in RULES if all(OmegaConf.select(c, k, default="__missing__") == "__missing__" for c in cfgs)]
     assert not missing
     assert check_value("search.n_trials", "7") == 7

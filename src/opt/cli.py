@@ -7,6 +7,7 @@ Commands:
     show      one trial in full
     ui        start the MLflow UI on the project's store
     audit     look-ahead and warm-up audit of the data, config, custom features and champion
+    playback  one self-contained HTML page replaying a trial's or the champion's trades bar by bar
 
 Every command composes the Hydra config in ``conf/`` (found from any working directory, see
 :func:`opt.paths.conf_dir`) with the overrides given, so ``--cfg job``, ``--help`` and ``key=value``
@@ -40,6 +41,7 @@ COMMANDS: dict[str, str] = {
     "show": "opt.inspect:show_command",
     "ui": "opt.inspect:ui_command",
     "audit": "opt.audit.command:audit_command",
+    "playback": "opt.playback.command:playback_command",
 }
 
 USAGE = """usage: python -m opt <command> [key=value ...] [--cfg job]
@@ -52,6 +54,8 @@ commands:
   ui        MLflow UI on the project's store    python -m opt ui
   audit     look-ahead and warm-up audit        python -m opt audit data=csv data.path=bars.csv instrument=es
             (exit 4: a look-ahead difference, or events.warmup_bars too short; report in experiments/<study>/audit.json)
+  playback  trades replayed bar by bar (HTML)   python -m opt playback +stage=2 playback.trial=3
+            (playback.champion=true: the registered champion on the data given; page in experiments/<study>/)
 
 examples:
   python -m opt run +stage=1 data=csv data.path=../shared/data/ES_1min.csv instrument=es search.n_trials=5

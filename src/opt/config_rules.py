@@ -109,6 +109,14 @@ def _distinct_positive_ints(values: list[Any]) -> bool:
     return all(whole(v) for v in values) and len({int(v) for v in values}) == len(values)
 
 
+def _is_exchange_calendar(value: str) -> bool:
+    """Whether ``pandas-market-calendars`` knows the calendar (as :func:`opt.sessions.known_calendar`; read
+    here directly because ``opt.sessions`` reads its config through this module: no import cycle)."""
+    import pandas_market_calendars as mcal  # lazy: ~0.4 s, only when levels.calendar is checked
+
+    return value in set(mcal.get_calendar_names())
+
+
 _CLOCK = Rule(str, _is_clock, "a clock time 'HH:MM' within a day (exchange-local)")
 
 #: dotted key -> :class:`Rule`; keys with a null value are skipped
@@ -139,6 +147,7 @@ RULES: dict[str, Rule] = {
     "split.embargo_bars": Rule(int, _ge(0), ">= 0 bars"),
     "data.outliers": _one_of("refuse", "drop", "keep"),
     "promote.retrain": _one_of("folds", "ensemble", "early_stopping"),
+    "model.sample_weight": _one_of("none", "uniqueness"),
     "promote.cost_stress.commission_factor": Rule(float, _ge(1), ">= 1 (a multiple of the commission)"),
     "promote.cost_stress.slippage_ticks_added": Rule(float, _ge(0), ">= 0 ticks"),
     "data.outlier_k": Rule(float, _gt(1), "> 1 (multiples of the rolling median bar range)"),
@@ -154,6 +163,8 @@ RULES: dict[str, Rule] = {
     "levels.sma_timeframe_min": Rule(int, _ge(1), ">= 1 minute"),
     "levels.sma_periods": Rule(list, _distinct_positive_ints, "a list of distinct integers >= 1 (bars)"),
     "levels.atr_period": Rule(int, _ge(1), ">= 1 bar"),
+    "levels.calendar": Rule(str, _is_exchange_calendar,
+                            "a pandas-market-calendars calendar name (e.g. CME_Equity), or null = weekdays only"),
     "events.k_atr": Rule(float, _ge(0), ">= 0 ATR"),
     "events.max_wait": Rule(int, _ge(1), ">= 1 bar"),
     "events.cooldown": Rule(int, _ge(0), ">= 0 bars"),
@@ -161,6 +172,10 @@ RULES: dict[str, Rule] = {
     "outcome.threshold_mode": _one_of("atr", "points"),
     "outcome.threshold": Rule(float, _gt(0), "> 0"),
     "outcome.lookforward": Rule(int, _ge(1), ">= 1 bar"),
+    "outcome.method": _one_of("threshold", "triple_barrier"),
+    "outcome.upper_atr": Rule(float, _gt(0), "> 0 ATR"),
+    "outcome.lower_atr": Rule(float, _gt(0), "> 0 ATR"),
+    "outcome.horizon": Rule(int, _ge(1), ">= 1 bar"),
     "features.window_short": Rule(int, _ge(1), ">= 1 bar"),
     "features.window_mid": Rule(int, _ge(2), ">= 2 bars"),
     "features.window_long": Rule(int, _ge(3), ">= 3 bars"),
@@ -189,6 +204,18 @@ RULES: dict[str, Rule] = {
     "bracket.contracts": Rule(int, _ge(1), ">= 1 contract"),
     "bracket.risk_per_trade": Rule(float, _gt(0), "> 0 currency"),
     "bracket.max_positions": Rule(int, _ge(1), ">= 1"),
+    "bracket.flatten_at_session_end": _one_of(True, False),
+    "account.enabled": Rule(bool, None, "true or false"),
+    "account.start_balance": Rule(float, _gt(0), "> 0 currency"),
+    "account.max_drawdown": Rule(float, _gt(0), "> 0 currency"),
+    "account.drawdown": _one_of("trailing", "static"),
+    "account.trail_on": _one_of("trade", "day"),
+    "account.daily_loss_limit": Rule(float, _gt(0), "> 0 currency (or null = no limit)"),
+    "account.risk_per_trade": Rule(float, _gt(0), "> 0 currency per 1R"),
+    "account.risk_step": Rule(float, _ge(0), ">= 0 currency per step"),
+    "account.step_every": Rule(float, _gt(0), "> 0 currency of balance gain per risk step"),
+    "account.max_risk": Rule(float, _gt(0), "> 0 currency per 1R (or null = no cap)"),
+    "stage.objective.account_constraint": Rule(bool, None, "true or false"),
     "robustness.montecarlo.n_paths": Rule(int, _ge(1), ">= 1 Monte Carlo paths"),
     "robustness.montecarlo.block_days": Rule(int, _ge(1), ">= 1 trading days per bootstrap block"),
     "robustness.montecarlo.seed": Rule(int, _ge(0), ">= 0"),
@@ -198,16 +225,34 @@ RULES: dict[str, Rule] = {
     "robustness.regimes.efficiency_bars": Rule(int, _ge(1), ">= 1 bar"),
     "robustness.regimes.trend_efficiency": Rule(float, lambda v: 0 <= v <= 1, "in [0, 1] (efficiency ratio)"),
     "robustness.regimes.max_slice_share": Rule(float, lambda v: 0 < v <= 1, "in (0, 1] (share of net PnL)"),
+    "filters.time_of_day.start": _CLOCK,
+    "filters.time_of_day.end": _CLOCK,
+    "filters.weekday.days": Rule(list, lambda v: 0 < len(v) == len({str(d) for d in v}) and {str(d) for d in v}
+                                 <= {"mon", "tue", "wed", "thu", "fri", "sat", "sun"},
+                                 "a non-empty list of distinct weekdays mon | tue | wed | thu | fri | sat | sun"),
+    "filters.weekly_vwap_side.side": _one_of("with", "against"),
+    "filters.ema_trend.timeframe": _one_of(5, 15),
+    "filters.ema_trend.period": Rule(int, _ge(1), ">= 1 bars of filters.ema_trend.timeframe"),
+    "filters.pd_position.mode": _one_of("inside", "outside"),
+    "filters.on_position.mode": _one_of("inside", "outside"),
     "instrument.tick_size": Rule(float, _gt(0), "> 0 points"),
     "instrument.point_value": Rule(float, _gt(0), "> 0 currency per point"),
     "instrument.commission": Rule(float, _ge(0), ">= 0 currency per contract per side"),
     "tracking.trial_artifacts": _one_of("top", "all", "none"),
     "tracking.trial_artifacts_top_k": Rule(int, _ge(1), ">= 1 trials (the best so far keep their artifacts)"),
+    "tracking.playback": _one_of("best", "none"),
+    "playback.max_bars": Rule(int, _ge(1), ">= 1 bars on the page"),
+    "playback.margin_bars": Rule(int, _ge(0), ">= 0 bars before the first trade"),
+    "playback.trial": Rule(int, _ge(0), ">= 0 (a stage-2 trial number; null = the best)"),
+    "playback.fold": Rule(int, _ge(0), ">= 0 (a walk-forward fold; null = the best net PnL)"),
+    "playback.champion": Rule(bool, None, "true or false"),
 }
-for _t in ("on", "pm", "or", "pd", "sma", "vwap"):
+for _t in ("on", "pm", "or", "pd", "sma", "vwap", "vwap_rth"):
     RULES[f"levels.use.{_t}"] = _one_of(True, False)
     RULES[f"events.monitor_band.{_t}"] = Rule(float, _ge(0), ">= 0 points")
     RULES[f"events.touch_band.{_t}"] = Rule(float, _ge(0), ">= 0 points")
+for _f in ("time_of_day", "weekday", "weekly_vwap_side", "ema_trend", "pd_position", "on_position"):
+    RULES[f"filters.{_f}.enabled"] = _one_of(True, False)
 
 
 def _kind_name(kind: type) -> str:

@@ -43,7 +43,7 @@ def test_context_arrays(es_ctx: MarketContext) -> None:
     assert n == 75_791 and es_ctx.timestamps.dtype == np.int64
     for a in (es_ctx.open, es_ctx.high, es_ctx.low, es_ctx.close, es_ctx.volume, es_ctx.atr):
         assert a.dtype == np.float64 and a.shape == (n,)
-    assert es_ctx.levels.values.shape == (n, 13) and len(es_ctx.calendar) == n
+    assert es_ctx.levels.values.shape == (n, 14) and len(es_ctx.calendar) == n  # 14: vwap_rth
     assert np.isnan(es_ctx.atr[:13]).all() and np.isfinite(es_ctx.atr[13:]).all()
 
 
@@ -77,6 +77,24 @@ def test_default_config_gives_a_sensible_event_rate(es_ctx: MarketContext, es_ds
     assert set(es_ds.events["level_type"]) == set(LEVEL_TYPES)
     shares = np.bincount(es_ds.y, minlength=3) / len(es_ds)
     assert shares.min() > 0.01, shares
+
+
+def test_es_exchange_calendar_and_levels(es_ctx: MarketContext) -> None:
+    """The ES file (2025-08-31 .. 11-14) spans Labor Day, a CME half day (close 13:00 ET): it is never a
+    previous day, so Tuesday 9/2 has no PDH/PDL/PDC (no full day before it in the file) and Wednesday 9/3
+    reads Tuesday's RTH. The RTH VWAP is known on RTH bars only from the open on."""
+    cal = es_ctx.calendar
+    labor_day = int(np.datetime64("2025-09-01", "D").astype(np.int64))
+    assert set(np.unique(cal.trading_day[cal.is_half_day])) == {labor_day}
+    assert (cal.session_end[cal.trading_day == labor_day] == pd.Timestamp("2025-09-01 17:00", tz="UTC").value).all()
+    pdh = es_ctx.levels.column("pdh")
+    tuesday, wednesday = labor_day + 1, labor_day + 2
+    assert np.isnan(pdh[cal.trading_day <= tuesday]).all()
+    rth_tuesday = (cal.trading_day == tuesday) & cal.is_rth
+    assert (pdh[cal.trading_day == wednesday] == es_ctx.high[rth_tuesday].max()).all()
+    vwap_rth = es_ctx.levels.column("vwap_rth")
+    assert np.isnan(vwap_rth[cal.minutes_since_rth_open < 0]).all()
+    assert np.isfinite(vwap_rth[cal.is_rth & (cal.trading_day > labor_day)]).all()
 
 
 def test_use_switches_select_level_types(es_ctx: MarketContext) -> None:

@@ -58,6 +58,8 @@ def _assert_context_prefix(full: MarketContext, other: MarketContext, t: int) ->
         "is_on",
         "day_of_week",
         "week_start",
+        "is_half_day",
+        "session_end",
     ):
         np.testing.assert_array_equal(
             getattr(cal_f, name)[: t + 1], getattr(cal_o, name)[: t + 1], err_msg=name

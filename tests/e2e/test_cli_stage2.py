@@ -22,6 +22,8 @@ ROBUSTNESS_METRICS = ("mc_net_pnl_p5", "mc_net_pnl_p50", "mc_net_pnl_p95", "mc_m
                       "mc_risk_of_ruin", "mc_r_total_p50", "mc_r_max_drawdown_p95", "mc_r_risk_of_ruin", "mc_paths",
                       "mc_block_days", "regime_volatility_high_net_pnl", "regime_session_rth_n_trades",
                       "regime_trend_range_net_pnl", "regime_weekday_mon_net_pnl", "regime_max_slice_share")
+#: the account rules (conf/account) replayed on every stage-2 trial's walk-forward trades
+ACCOUNT_METRICS = ("account_passed", "account_final_balance", "account_max_risk", "account_min_headroom")
 
 
 def test_stage2_without_stage1_says_what_to_run(workdir: Path) -> None:
@@ -65,6 +67,12 @@ def test_stage1_then_stage2_logs_walk_forward_trials(workdir: Path) -> None:
         assert (regimes.groupby("kind")["n_trades"].sum() == len(trades)).all()  # each kind partitions the trades
         if child.data.metrics["n_trades"] > 0:
             assert child.data.metrics["mc_r_total_p50"] == pytest.approx(trades["r_multiple"].sum())
+        assert set(ACCOUNT_METRICS) <= set(child.data.metrics) and child.data.metrics["account_max_risk"] >= 0
+        if child.data.metrics["n_trades"] > 0:  # account.csv: the balance path, final balance = the metric
+            account = pd.read_csv(client.download_artifacts(child.info.run_id, "account.csv"))
+            assert len(account) == len(trades)
+            assert account["balance"].iloc[-1] == pytest.approx(child.data.metrics["account_final_balance"], abs=0.01)
+        assert (child.data.metrics["account_passed"] == 1) == ("opt.account_failed_on" not in child.data.tags)
         # the stage-1 dataset parameters are fixed in stage 2
         assert float(child.data.params["events.k_atr"]) == pytest.approx(best1["params"]["events.k_atr"])
         # selection bias as the search goes: N = the 2 stage-1 trials + the stage-2 trials tried so far

@@ -89,7 +89,7 @@ def test_bar_and_level_features() -> None:
     assert f["minutes_since_rth_open"] == U and f["day_of_week"] == 1  # Tuesday
     vwap = ctx.levels.column("vwap_session")[U]
     assert f["vwap_dist_atr"] == pytest.approx((ctx.close[U] - vwap) / atr)
-    assert [f[f"type_{t}"] for t in LEVEL_TYPES] == [0, 0, 0, 1, 0, 0]
+    assert [f[f"type_{t}"] for t in LEVEL_TYPES] == [0, 0, 0, 1, 0, 0, 0]
 
 
 def test_neighbour_levels_above_and_below() -> None:

@@ -35,11 +35,13 @@ def make_bars(rows: list[tuple[float, float, float, float]]) -> tuple[np.ndarray
 
 def run(sim: Any, rows: list[tuple[float, float, float, float]], signal_bar: list[int], direction: list[int],
         atr: list[float], params: BracketParams, level: list[float] | None = None,
-        end_bar: int | None = None) -> Trades:  # fmt: skip
+        end_bar: int | None = None, session_last: list[int] | None = None) -> Trades:  # fmt: skip
     """Simulate orders on hand-written bars with ``sim`` (fast or reference)."""
     level_price = [float("nan")] * len(signal_bar) if level is None else level
+    last = None if session_last is None else np.array(session_last, np.int64)
     return sim(*make_bars(rows), np.array(signal_bar, np.int64), np.array(direction, np.int8),
-               np.array(atr, np.float64), np.array(level_price, np.float64), params, end_bar=end_bar)  # fmt: skip
+               np.array(atr, np.float64), np.array(level_price, np.float64), params, end_bar=end_bar,
+               session_last=last)  # fmt: skip
 
 
 def assert_same_trades(fast: Trades, ref: Trades) -> None:

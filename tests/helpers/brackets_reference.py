@@ -116,14 +116,18 @@ def close_trade(
 
 
 def simulate_order(bars: dict[str, list[float]], u: int, is_long: bool, atr: float, level: float,
-                   p: BracketParams, end: int) -> Outcome:  # fmt: skip
-    """Walk one order through the bars u+1 .. end-1."""
+                   p: BracketParams, end: int, s_last: int | None = None) -> Outcome:  # fmt: skip
+    """Walk one order through the bars u+1 .. end-1 (``s_last``: last bar of u's session, flattening on)."""
     grid = Grid(p.tick_size)
+    cut = u + p.expiry_bars if s_last is None else min(u + p.expiry_bars, s_last)  # a limit's last live bar
     slip = p.slippage_ticks * p.tick_size
     o, h, lo, c = bars["open"], bars["high"], bars["low"], bars["close"]
     out = Outcome()
     if u + 1 >= end:
         return out  # no bar to fill on: UNFILLED
+    if s_last is not None and u + 1 > s_last:
+        out.exit_reason = ExitReason.EXPIRED  # placed at the close of its session's last bar
+        return out
 
     plan = None
     limit = NAN
@@ -153,9 +157,9 @@ def simulate_order(bars: dict[str, list[float]], u: int, is_long: bool, atr: flo
             # the fill is at the open: this bar is managed like any other (below)
         elif state == "pending":  # limit
             assert plan is not None
-            if b > u + p.expiry_bars:
+            if b > cut:
                 out.exit_reason = ExitReason.EXPIRED
-                out.release_bar = u + p.expiry_bars
+                out.release_bar = cut
                 return out
             if is_long:
                 if lo[b] > limit:
@@ -179,6 +183,8 @@ def simulate_order(bars: dict[str, list[float]], u: int, is_long: bool, atr: flo
             at_close = c[b] - slip if is_long else c[b] + slip
             if p.max_hold_bars == 1:  # the fill bar is the trade's first and only bar
                 return close_trade(out, b, at_close, ExitReason.TIME, is_long, p)
+            if b == s_last:
+                return close_trade(out, b, at_close, ExitReason.SESSION_END, is_long, p)
             if b == end - 1:
                 return close_trade(out, b, at_close, ExitReason.END, is_long, p)
             continue
@@ -208,18 +214,20 @@ def simulate_order(bars: dict[str, list[float]], u: int, is_long: bool, atr: flo
         # Held max_hold_bars bars, the entry bar counted: entry_bar .. entry_bar + max_hold_bars - 1.
         if b == out.entry_bar + p.max_hold_bars - 1:
             return close_trade(out, b, at_close, ExitReason.TIME, is_long, p)
+        if b == s_last:
+            return close_trade(out, b, at_close, ExitReason.SESSION_END, is_long, p)
         if b == end - 1:
             return close_trade(out, b, at_close, ExitReason.END, is_long, p)
 
     # Only a limit order that never filled gets here: its bars ran out before or at its expiry.
-    out.exit_reason = ExitReason.EXPIRED if u + p.expiry_bars <= end - 1 else ExitReason.UNFILLED
+    out.exit_reason = ExitReason.EXPIRED if cut <= end - 1 else ExitReason.UNFILLED
     out.release_bar = end - 1
     return out
 
 
 def simulate_reference(open: Any, high: Any, low: Any, close: Any, signal_bar: Any, direction: Any,  # noqa: A002
                        atr: Any, level_price: Any, params: BracketParams, *,
-                       end_bar: int | None = None) -> Trades:  # fmt: skip
+                       end_bar: int | None = None, session_last: Any = None) -> Trades:  # fmt: skip
     """Same contract as :func:`opt.brackets.simulate_brackets` (validation aside)."""
     bars = {
         "open": [float(x) for x in open],
@@ -237,7 +245,8 @@ def simulate_reference(open: Any, high: Any, low: Any, close: Any, signal_bar: A
             outcomes.append(Outcome(skipped=True, exit_reason=ExitReason.SKIPPED))
             continue
         out = simulate_order(
-            bars, u, int(direction[i]) == 1, float(atr[i]), float(level_price[i]), params, end
+            bars, u, int(direction[i]) == 1, float(atr[i]), float(level_price[i]), params, end,
+            int(session_last[u]) if params.flatten_at_session_end else None,
         )
         if out.release_bar > u:
             held.append(out.release_bar)

@@ -19,7 +19,10 @@ from tests.helpers.config import compose_config
 
 STUDY = "tiny"
 COMMON = [f"search.study_name={STUDY}", "data.synthetic.n_days=35", "search.progress=false"]
-STAGE2 = ["split.n_folds=2"]
+#: stage 2 calls at low confidence so that the tiny study's trials and champion place orders (the tests of
+#: signals, serving and playback need some): P(class) >= 0.34..0.45 instead of the default 0.40..0.90
+STAGE2 = ["split.n_folds=2", "stage.space.bracket.confidence.low=0.34", "stage.space.bracket.confidence.high=0.45",
+          "stage.space.bracket.confidence.grid=[0.35,0.4]"]
 
 
 def tiny_study(factory: pytest.TempPathFactory) -> Path:

@@ -76,3 +76,14 @@ def test_session_vwap_resets_each_trading_day_weekly_vwap_each_week() -> None:
 def test_vwap_unknown_while_volume_is_zero() -> None:
     bars = _bars(["2025-09-11 10:00", "2025-09-11 10:01"], [100.0, 102.0], volume=[0, 2])
     np.testing.assert_array_equal(_levels(bars)["vwap_session"], [np.nan, 102.0])
+
+
+def test_rth_vwap_from_the_rth_open_until_the_end_of_the_day() -> None:
+    et = ["2025-09-10 18:00", "2025-09-11 09:29", "2025-09-11 09:30", "2025-09-11 12:00", "2025-09-11 16:30",
+          "2025-09-11 18:00", "2025-09-12 09:30"]
+    bars = _bars(et, [50.0, 60.0, 100.0, 103.0, 110.0, 70.0, 90.0], volume=[7, 9, 10, 20, 10, 4, 5])
+    lv = _levels(bars)
+    rth = (100 * 10 + 103 * 20 + 110 * 10) / 40  # Thursday's bars from 09:30 on, the 16:30 bar included
+    np.testing.assert_allclose(lv["vwap_rth"], [np.nan, np.nan, 100.0, (1000 + 2060) / 30, rth, np.nan, 90.0])
+    # the Globex-anchored session VWAP starts at 18:00 and includes the overnight bars
+    np.testing.assert_allclose(lv["vwap_session"][2], (50 * 7 + 60 * 9 + 100 * 10) / 26)

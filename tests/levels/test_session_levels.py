@@ -50,9 +50,9 @@ def test_names_and_types_cover_every_level_type() -> None:
     bars = _bars(ROWS)
     ls = compute_levels(bars, build_calendar(bars["timestamp"], LEVELS_CFG), LEVELS_CFG)
     assert ls.names == tuple(n for t in LEVEL_TYPES for n in LEVEL_NAMES[t])
-    assert ls.names[-4:] == ("sma_200", "sma_400", "vwap_session", "vwap_weekly")
+    assert ls.names[-5:] == ("sma_200", "sma_400", "vwap_session", "vwap_weekly", "vwap_rth")
     assert set(ls.types) == set(LEVEL_TYPES) and ls.values.dtype == np.float64
-    assert ls.values.shape == (len(ROWS), 13)
+    assert ls.values.shape == (len(ROWS), 14)
 
 
 def test_overnight_high_low_known_from_rth_open_until_end_of_day() -> None:

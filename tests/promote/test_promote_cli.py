@@ -77,7 +77,8 @@ def test_promote_without_a_stage2_study_says_what_to_run(workdir: Path) -> None:
 
 def test_an_impossible_gate_refuses_names_the_gate_and_registers_nothing(study: Path) -> None:
     before = _versions(study)
-    result = run_cli(["promote", *COMMON, "promote.gates.min_trades=1000000"], study)
+    result = run_cli(["promote", *COMMON, "promote.gates.min_trades=1000000", "promote.gates.min_account_passed=0"],
+                     study)
     assert result.returncode == 3, result.stderr[-3000:]
     assert "gate(s) failed" in result.stderr and "min_trades: n_trades=" in result.stderr
     assert "< 1e+06" in result.stderr and "Traceback" not in result.stderr
@@ -87,8 +88,10 @@ def test_an_impossible_gate_refuses_names_the_gate_and_registers_nothing(study: 
     assert "min_trades" in run.data.tags["opt.failed_gates"].split(",") and run.data.tags["opt.forced"] == "false"
     assert "opt.model_version" not in run.data.tags
     for name in ("net_pnl", "n_trades", "win_rate", "expectancy_r", "profit_factor", "max_drawdown", "sharpe",
-                 "auc", "brier", "n_trials", "pbo", "plateau_score"):
+                 "auc", "brier", "n_trials", "pbo", "plateau_score", "account_passed", "account_final_balance",
+                 "account_max_risk", "account_min_headroom"):
         assert name in run.data.metrics, name
+    assert "min_account_passed: account_passed=" in run.data.tags["opt.gates"]  # conf/account on the test part
     # the tiny study has fewer walk-forward days than promote.dsr.min_days=20: DSR and PSR are not computable
     # (no metric logged), and the failed gate says why (issue #9 C)
     assert run.data.metrics["dsr_days"] < 20
@@ -154,7 +157,8 @@ def test_a_second_promote_that_passes_moves_the_alias(study: Path) -> None:
     assert m["stress_net_pnl"] < m["net_pnl"] if m["n_trades"] > 0 else m["stress_net_pnl"] == m["net_pnl"]
     assert {"mc_net_pnl_p5", "mc_net_pnl_p95", "mc_risk_of_ruin", "regime_session_rth_n_trades"} <= set(m)
     artifacts = {a.path for a in _client(study).list_artifacts(run.info.run_id)}
-    assert {"decision_report.html", "cost_stress.csv", "regimes.csv", "mc_bands.csv"} <= artifacts
+    assert {"decision_report.html", "cost_stress.csv", "regimes.csv", "mc_bands.csv",
+            "test_filter_analysis.csv"} <= artifacts
     html = (study / "experiments" / STUDY / "decision_report.html").read_text()
     assert f"version {champion.version}" in html and "holdout" in html.lower()
     # the report travels with the model version too (the model's artifacts/)
@@ -180,7 +184,7 @@ def test_champion_reproduces_the_retrained_model_and_does_not_look_ahead(study: 
         champion = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
         cfg = trial_config(config(), _client(study), _best_trial_run(study))
         fit = retrain(cfg)
-    bars = fit.ctx.bars.iloc[-8000:].reset_index(drop=True)
+    bars = fit.ctx.bars.iloc[-12000:].reset_index(drop=True)  # signals after the first events.warmup_bars
     out = champion.predict(bars)
     assert list(out.columns) == list(SIGNAL_COLUMNS) and len(out) >= 3
     ctx = build_context(bars, cfg)

@@ -47,7 +47,7 @@ def test_stage1_space_samples_band_parameters_only_for_levels_in_use() -> None:
     cfg = compose_config(["+stage=1"])
     validate_space(cfg.stage.space, cfg, where="stage.space")
     kinds = [n.rsplit(".", 1)[1] for n, _ in iter_space(cfg.stage.space) if n.startswith("levels.use.")]
-    assert len(kinds) == 6
+    assert kinds == ["on", "pm", "or", "pd", "sma", "vwap", "vwap_rth"]  # every level type, the RTH VWAP included
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
     seen_off = set()
     for _ in range(30):

@@ -6,6 +6,7 @@
   walk-forward evaluation of a configuration; intermediate values go to a ``report(step, value)``
   callback, so the engine knows nothing of Optuna or studies.
 - :mod:`opt.backtest.report`: the equity and drawdown plot and the trial's backtest files.
+- :mod:`opt.backtest.insight`: the per-class confusion table and the CNN's Grad-CAM images of a span.
 
 Used by the search stages, by ``promote`` and by the registered policy; it imports data, dataset,
 models, brackets and metrics only (never :mod:`opt.search`).

@@ -22,14 +22,19 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
+from opt.backtest.filters import apply_filters
+from opt.backtest.insight import span_gradcam
 from opt.backtest.signals import calls_to_orders
 from opt.brackets import BracketParams, ExitReason, Trades, simulate_brackets
 from opt.dataset import EventDataset, MarketContext
 from opt.evaluation import Fold, walk_forward_folds
 from opt.indicators import timeframe_atr
 from opt.metrics import daily_pnl, macro_auc, multiclass_brier, precision_coverage_at, trading_metrics
+from opt.metrics.per_class import confusion_at, per_class_metrics, pooled_confusion
 from opt.models import Classifier, ReportFn, feature_importance
 from opt.models.fitting import fit_model, model_input
+from opt.models.gradcam import GradCamMap
+from opt.sessions import session_last_bar
 
 __all__ = ["EPOCH_STEP_OFFSET", "MIN_FOLD_TRAIN_EVENTS", "SpanResult", "WalkForwardResult", "atr_on",
            "evaluate_span", "evaluate_walk_forward"]
@@ -59,11 +64,13 @@ class SpanResult:
         trades: one row per filled trade (:meth:`opt.brackets.Trades.to_frame` plus ``signal_bar``,
             ``timestamp``, ``call``, ``proba``).
         proba: float ``(n_events, 3)`` probabilities of the span's events.
+        confusion: int64 ``(3, 4)`` labels x calls at ``bracket.confidence`` (:mod:`opt.metrics.per_class`).
     """
 
     metrics: dict[str, float]
     trades: pd.DataFrame
     proba: np.ndarray
+    confusion: np.ndarray = field(default_factory=lambda: pooled_confusion([]))
 
 
 @dataclass
@@ -81,6 +88,10 @@ class WalkForwardResult:
         daily_pnl: net PnL per trading day of the evaluated folds, currency, indexed by trading-day code
             in ascending order: every day of every evaluated fold, 0 on days without an exit (a fold
             without trades adds its days at 0). The pooled objective is a metric of this series.
+        confusion: per-fold ``(3, 4)`` labels x calls counts (:attr:`SpanResult.confusion`), in fold order;
+            :attr:`metrics` holds the per-class metrics of their sum (:mod:`opt.metrics.per_class`).
+        gradcam: fold index -> the CNN's Grad-CAM maps of that fold's most confident calls
+            (:func:`opt.backtest.insight.span_gradcam`); empty for other models.
     """
 
     metrics: dict[str, float]
@@ -89,6 +100,8 @@ class WalkForwardResult:
     importances: list[dict[str, float]] = field(default_factory=list)
     point_value: float = 1.0
     daily_pnl: pd.Series = field(default_factory=lambda: pd.Series([], dtype=float))
+    confusion: list[np.ndarray] = field(default_factory=list)
+    gradcam: dict[int, dict[str, GradCamMap]] = field(default_factory=dict)
 
 
 def evaluate_span(cfg: DictConfig, ds: EventDataset, ctx: MarketContext, atr: np.ndarray, model: Classifier,
@@ -110,10 +123,12 @@ def evaluate_span(cfg: DictConfig, ds: EventDataset, ctx: MarketContext, atr: np
     events = ds.events.iloc[eval_idx].reset_index(drop=True)
     bp = BracketParams.from_config(cfg.bracket, cfg.instrument)
     orders = calls_to_orders(proba, events, confidence=bp.confidence, direction=bp.direction)
+    orders = apply_filters(orders, ctx, cfg)  # market-context filters (opt.backtest.filters), off by default
     sig = orders["signal_bar"].to_numpy(np.int64)
     trades: Trades = simulate_brackets(
         ctx.open, ctx.high, ctx.low, ctx.close, sig, orders["direction"].to_numpy(np.int8),
-        atr[sig] if len(sig) else np.empty(0), orders["level_price"].to_numpy(np.float64), bp, end_bar=end_bar)
+        atr[sig] if len(sig) else np.empty(0), orders["level_price"].to_numpy(np.float64), bp, end_bar=end_bar,
+        session_last=session_last_bar(ctx.timestamps, ctx.calendar) if bp.flatten_at_session_end else None)
     table = trades.to_frame()
     table.insert(0, "signal_bar", sig)
     table.insert(1, "timestamp", pd.to_datetime(ctx.timestamps[sig], utc=True) if len(sig)
@@ -132,7 +147,9 @@ def evaluate_span(cfg: DictConfig, ds: EventDataset, ctx: MarketContext, atr: np
     metrics.update({"precision_at_80": precision, "coverage_at_80": coverage, "auc": macro_auc(proba, y),
                     "brier": multiclass_brier(proba, y), "n_events": float(len(eval_idx)),
                     "n_orders": float(len(orders))})
-    return SpanResult(metrics=metrics, trades=table[filled].reset_index(drop=True), proba=proba)
+    confusion = confusion_at(proba, y, confidence=bp.confidence)
+    metrics.update(per_class_metrics(confusion))
+    return SpanResult(metrics=metrics, trades=table[filled].reset_index(drop=True), proba=proba, confusion=confusion)
 
 
 def evaluate_walk_forward(cfg: DictConfig, ds: EventDataset, ctx: MarketContext, *, objective: str,
@@ -159,7 +176,7 @@ def evaluate_walk_forward(cfg: DictConfig, ds: EventDataset, ctx: MarketContext,
         embargo_bars=int(cfg.split.embargo_bars))
     atr = atr_on({} if cache is None else cache, ctx, int(cfg.bracket.atr_timeframe), int(cfg.levels.atr_period))
     per_fold: dict[str, list[float]] = {}
-    trades, importances, evaluated = [], [], []
+    trades, importances, evaluated, confusions, gradcam = [], [], [], [], {}
     for fold in folds:
         if len(fold.train) < MIN_FOLD_TRAIN_EVENTS or len(fold.eval) == 0:
             continue
@@ -174,6 +191,10 @@ def evaluate_walk_forward(cfg: DictConfig, ds: EventDataset, ctx: MarketContext,
         imp = feature_importance(model)
         if imp:
             importances.append(imp)
+        confusions.append(span.confusion)
+        maps = span_gradcam(cfg, ds, ctx, model, fold.eval, span.proba)
+        if maps:
+            gradcam[fold.index] = maps
         if report is not None:
             report(fold.index, float(span.metrics[objective]))
     if not per_fold:
@@ -182,9 +203,10 @@ def evaluate_walk_forward(cfg: DictConfig, ds: EventDataset, ctx: MarketContext,
     all_trades = pd.concat(trades, ignore_index=True)
     metrics = _combined(all_trades, per_fold, ctx, evaluated)  # skipped folds' days are not evaluated
     metrics["n_folds_no_trades"] = float(sum(n == 0 for n in per_fold["n_trades"]))
+    metrics.update(per_class_metrics(pooled_confusion(confusions)))  # counts summed over folds, then recomputed
     return WalkForwardResult(metrics=metrics, step_metrics=per_fold, trades=all_trades, importances=importances,
                              point_value=float(cfg.instrument.point_value),
-                             daily_pnl=_daily(all_trades, ctx, evaluated))
+                             daily_pnl=_daily(all_trades, ctx, evaluated), confusion=confusions, gradcam=gradcam)
 
 
 def _daily(trades: pd.DataFrame, ctx: MarketContext, folds: list[Fold]) -> pd.Series:

@@ -10,7 +10,11 @@ What a stage-2 trial run shows in the MLflow UI (files written by :func:`write_w
   the deflated Sharpe ratio and the study's PBO read;
 * ``per_fold.csv``: one row per walk-forward fold, one column per span metric (the per-fold series,
   apart from the run's summary metrics);
-* ``feature_importance.png`` (bar chart) and ``feature_importance.json``: mean XGBoost gain over the folds.
+* ``feature_importance.png`` (bar chart) and ``feature_importance.json``: mean XGBoost gain over the folds;
+* ``confusion_matrix.csv``: labels (rows) x calls at the confidence (columns, ``no_call`` last), summed
+  over the folds (:mod:`opt.metrics.per_class`);
+* ``gradcam/fold<k>_break.png``, ``gradcam/fold<k>_bounce.png``: the CNN's Grad-CAM of fold k's most
+  confident calls (:mod:`opt.backtest.insight`; none for XGBoost).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import numpy as np
 import pandas as pd
 
 from opt.backtest.evaluate import WalkForwardResult
+from opt.backtest.insight import write_confusion, write_gradcam
+from opt.metrics.per_class import pooled_confusion
 
 __all__ = ["plot_equity", "equity_figure", "plot_feature_importance", "write_walk_forward", "IMPORTANCE_TOP"]
 
@@ -128,7 +134,8 @@ def write_walk_forward(result: WalkForwardResult, folder: Path) -> None:
     """Write a walk-forward's files into ``folder`` (module docstring).
 
     ``trades.parquet``, ``trades.csv``, ``equity_curve.png``, ``daily_pnl.parquet`` and ``per_fold.csv`` always;
-    ``feature_importance.json`` and ``feature_importance.png`` when the model reports importances.
+    ``feature_importance.json`` and ``feature_importance.png`` when the model reports importances;
+    ``confusion_matrix.csv`` when the result has per-fold matrices; ``gradcam/fold<k>_<class>.png`` for a CNN.
     """
     result.trades.to_parquet(folder / "trades.parquet", index=False)
     first = [c for c in CSV_FIRST if c in result.trades.columns]
@@ -145,3 +152,7 @@ def write_walk_forward(result: WalkForwardResult, folder: Path) -> None:
         mean = pd.DataFrame(result.importances).fillna(0.0).mean().sort_values(ascending=False)
         (folder / "feature_importance.json").write_text(json.dumps(mean.round(6).to_dict(), indent=1))
         plot_feature_importance(mean, folder / "feature_importance.png")
+    if result.confusion:
+        write_confusion(pooled_confusion(result.confusion), folder / "confusion_matrix.csv")
+    for fold, maps in result.gradcam.items():
+        write_gradcam(maps, folder, f"fold{fold}", title=f"fold {fold}")

@@ -33,6 +33,7 @@ TIME = 4
 END = 5
 SKIPPED = 6
 REJECTED = 7
+SESSION_END = 8
 _NO_EXIT = -1
 
 TICK_EPS = 1e-6
@@ -63,6 +64,7 @@ class KernelConfig(NamedTuple):
     den: float
     point_value: float
     commission: float
+    flatten: bool  # flatten_at_session_end: session_last bounds orders and trades
 
 
 @njit(cache=True)
@@ -229,8 +231,12 @@ def may_skip(signal_bar: Arr, cfg: KernelConfig) -> bool:
 
 @njit(cache=True)
 def simulate_orders(open_: Arr, high: Arr, low: Arr, close: Arr, signal_bar: Arr, direction: Arr, atr: Arr,
-                    level: Arr, cfg: KernelConfig, out: TradeArrays) -> None:  # fmt: skip
+                    level: Arr, session_last: Arr, cfg: KernelConfig, out: TradeArrays) -> None:  # fmt: skip
     """Simulate the orders in signal order, writing every row of ``out``.
+
+    With ``cfg.flatten``, ``session_last[u]`` (int64 per bar) is the last bar of bar ``u``'s session: an
+    order fills on bars up to it only, and a trade still open at its close exits there
+    (``SESSION_END``); otherwise ``session_last`` is not read.
 
     An order arriving while all ``max_positions`` slots are held is skipped. A slot is held from the
     order's placement to the last bar it is live (a trade's exit bar, a limit order's last live bar);
@@ -254,6 +260,10 @@ def simulate_orders(open_: Arr, high: Arr, low: Arr, close: Arr, signal_bar: Arr
         if f >= cfg.end:
             _not_filled(out, i, UNFILLED)  # no bar left to fill on
             continue
+        s_last = session_last[u] if cfg.flatten else np.int64(cfg.end)
+        if f > s_last:
+            _not_filled(out, i, EXPIRED)  # placed at the close of its session's last bar: a day order
+            continue
         d = direction[i]
         if cfg.limit_entry:
             ref = limit_price(close[u], d, atr[i], cfg)  # long down, short up
@@ -264,14 +274,15 @@ def simulate_orders(open_: Arr, high: Arr, low: Arr, close: Arr, signal_bar: Arr
             _not_filled(out, i, REJECTED)
             continue
         if cfg.limit_entry:
-            last_fill = min(u + cfg.expiry_bars, cfg.end - 1)
+            cut = min(u + cfg.expiry_bars, s_last)
+            last_fill = min(cut, cfg.end - 1)
             f, entry = _limit_fill(open_, high, low, d, ref, f, last_fill)
             if f < 0:
-                _not_filled(out, i, EXPIRED if u + cfg.expiry_bars < cfg.end else UNFILLED)
+                _not_filled(out, i, EXPIRED if cut < cfg.end else UNFILLED)
                 if skip:
                     held = _heap_push(heap, held, last_fill)
                 continue
-            last = min(f + cfg.max_hold - 1, cfg.end - 1)  # the fill bar is bar 1 of max_hold
+            last = min(f + cfg.max_hold - 1, cfg.end - 1, s_last)  # the fill bar is bar 1 of max_hold
             # Fill bar: the order of prices inside it is unknown, so only the stop can be hit.
             if d > 0 and low[f] <= stop:
                 xb, xp, xr = f, min(open_[f], stop) - cfg.slip, STOP
@@ -281,12 +292,18 @@ def simulate_orders(open_: Arr, high: Arr, low: Arr, close: Arr, signal_bar: Arr
                 xb, xp, xr = _walk(open_, high, low, d, f + 1, last, stop, target, cfg.slip)
         else:
             entry = ref
-            xb, xp, xr = _walk(open_, high, low, d, f, min(f + cfg.max_hold - 1, cfg.end - 1), stop,
+            xb, xp, xr = _walk(open_, high, low, d, f, min(f + cfg.max_hold - 1, cfg.end - 1, s_last), stop,
                                target, cfg.slip)  # fmt: skip
         if xr == _NO_EXIT:
-            # Time exit at the close of the max_hold-th bar in the trade, the entry bar counted (DESIGN §8).
+            # Time exit at the close of the max_hold-th bar in the trade, the entry bar counted (DESIGN §8);
+            # else the session's last bar (flatten_at_session_end), else the end of the data / fold.
             xp = close[xb] - d * cfg.slip
-            xr = TIME if xb == f + cfg.max_hold - 1 else END
+            if xb == f + cfg.max_hold - 1:
+                xr = TIME
+            elif xb == s_last:
+                xr = SESSION_END
+            else:
+                xr = END
 
         pts = d * (xp - entry)
         money = pts * cfg.point_value * qty - 2.0 * cfg.commission * qty

@@ -24,6 +24,7 @@ _BRACKET_KEYS = (
     "contracts", "risk_per_trade", "max_positions",
 )  # fmt: skip
 _INSTRUMENT_KEYS = ("tick_size", "point_value", "commission")
+_FLATTEN = "flatten_at_session_end"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class BracketParams:
         tick_size: minimum price increment, points.
         point_value: currency per point per contract.
         commission: currency per contract per side.
+        flatten_at_session_end: close an open trade at the close of its session's last bar
+            (``SESSION_END``) and let a pending order expire there, instead of holding it across the
+            daily break (DESIGN §8, §10). A config saved before the key existed ran without it: False.
 
     Raises:
         ConfigError: on construction, if a field has the wrong type (numeric strings are refused) or breaks
@@ -77,6 +81,7 @@ class BracketParams:
     tick_size: float
     point_value: float
     commission: float
+    flatten_at_session_end: bool = False
 
     def __post_init__(self) -> None:
         check_fields(self, {f.name: _key(f.name) for f in fields(self)}, strict=True)
@@ -100,6 +105,8 @@ class BracketParams:
                                    ("instrument", instrument_cfg, _INSTRUMENT_KEYS)):  # fmt: skip
             for key in keys:
                 values[key] = cfg_value(cfg, key, where=section, strict=True)
+        if _FLATTEN in bracket_cfg:  # absent from configs saved before it: False (held across the break)
+            values[_FLATTEN] = cfg_value(bracket_cfg, _FLATTEN, where="bracket", strict=True)
         return cls(**values)
 
 

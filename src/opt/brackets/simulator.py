@@ -35,8 +35,15 @@ Exits (first that applies; both-touch bars count the STOP; a bar opening beyond 
       slippage (a market order): the trade is held exactly ``max_hold_bars`` bars, the entry bar counted
       (a market fill at the open of bar ``f`` or a limit fill inside bar ``f`` is bar 1; DESIGN §8). With
       ``max_hold_bars=1`` a limit fill bar is its only bar: the stop is checked there, then the close.
+    * Session end (``flatten_at_session_end``): still open at the close of the last bar of its session
+      (``session_last``: the last bar before ``levels.day_end`` or a half day's early close) ->
+      ``SESSION_END`` at that close with slippage, instead of being held across the daily break.
     * End: still open at the close of ``end_bar - 1`` -> ``END`` at that close with slippage (the
-      position is flattened like a time exit). TIME wins when both fall on the same bar.
+      position is flattened like a time exit). On one bar TIME wins over SESSION_END, which wins over END.
+
+Sessions (``flatten_at_session_end``): orders are day orders. An order fills on bars up to the last bar
+of its signal bar's session only: a market order placed at the close of that bar, or a limit not
+filled by it, is ``EXPIRED``.
 
 Costs: ``pnl_points = d x (exit_price - entry_price)`` per contract (slippage is inside the prices);
 ``pnl = pnl_points x point_value x contracts - 2 x commission x contracts``;
@@ -104,6 +111,7 @@ def simulate_brackets(
     params: BracketParams,
     *,
     end_bar: int | None = None,
+    session_last: ArrayLike | None = None,
 ) -> Trades:
     """Simulate one OCO bracket per order on 1-minute bars (rules in the module docstring).
 
@@ -118,13 +126,17 @@ def simulate_brackets(
         level_price: float64 (n_orders,), points, the level (read when ``stop_mode="level"``).
         params: the bracket and instrument parameters.
         end_bar: exclusive cap on the bars trades may use (a fold's end); default n_bars.
+        session_last: int64 (n_bars,), for each bar the last bar of its session at or after it
+            (:func:`opt.sessions.session_last_bar`; ``n_bars`` where the data ends first). Read only with
+            ``params.flatten_at_session_end``, which requires it.
 
     Returns:
         :class:`Trades` with one entry per order.
 
     Raises:
         ValueError: on mismatched lengths, unsorted or out-of-range signal bars, a direction other than
-            +1/-1, or ``end_bar`` outside ``[0, n_bars]``.
+            +1/-1, ``end_bar`` outside ``[0, n_bars]``, or ``flatten_at_session_end`` without a valid
+            ``session_last``.
     """
     open_a, high_a, low_a, close_a = (
         np.ascontiguousarray(a, dtype=np.float64) for a in (open, high, low, close)
@@ -151,9 +163,16 @@ def simulate_brackets(
     if not 0 <= end <= n_bars:
         raise ValueError(f"end_bar must lie in [0, {n_bars}], got {end_bar}")
 
+    last = np.empty(0, np.int64)
+    if params.flatten_at_session_end:
+        if session_last is None:
+            raise ValueError("bracket.flatten_at_session_end needs session_last (opt.sessions.session_last_bar)")
+        last = np.ascontiguousarray(session_last, dtype=np.int64)
+        if last.shape != (n_bars,) or np.any(last < np.arange(n_bars)):
+            raise ValueError("session_last must be (n_bars,) with session_last[t] >= t")
     cfg = _kernel_config(params, end)
     out = _allocate(n)
-    simulate_orders(open_a, high_a, low_a, close_a, sig, dirs, atr_a, lvl, cfg, out)
+    simulate_orders(open_a, high_a, low_a, close_a, sig, dirs, atr_a, lvl, last, cfg, out)
     return Trades(*out)
 
 
@@ -180,6 +199,7 @@ def _kernel_config(p: BracketParams, end: int) -> KernelConfig:
         den=den,
         point_value=float(p.point_value),
         commission=float(p.commission),
+        flatten=bool(p.flatten_at_session_end),
     )
 
 

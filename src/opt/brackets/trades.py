@@ -20,7 +20,9 @@ class ExitReason(IntEnum):
     Attributes:
         UNFILLED: placed but not filled before the data (or ``end_bar``) ran out; also a signal on the
             last usable bar, which has no next bar to fill on.
-        EXPIRED: limit order not filled within its ``expiry_bars`` bars.
+        EXPIRED: limit order not filled within its ``expiry_bars`` bars; with ``flatten_at_session_end``
+            also an order not filled by the last bar of its signal bar's session (a market order placed
+            at the close of that bar).
         STOP: stop-loss hit (including a bar that opens beyond the stop, and a bar that touches both).
         TARGET: take-profit hit.
         TIME: closed at the close of ``entry_bar + max_hold_bars - 1`` (the entry bar counts).
@@ -28,6 +30,8 @@ class ExitReason(IntEnum):
         SKIPPED: not placed: ``max_positions`` positions / pending orders were already open.
         REJECTED: not placed: the risk is not positive (stop on the wrong side of the entry, ATR or level
             not finite) or risk sizing gives 0 contracts.
+        SESSION_END: ``flatten_at_session_end``: still open at the close of the last bar before the session
+            end (``levels.day_end`` or a half day's early close): closed at that close with slippage.
     """
 
     UNFILLED = _kernel.UNFILLED
@@ -38,6 +42,7 @@ class ExitReason(IntEnum):
     END = _kernel.END
     SKIPPED = _kernel.SKIPPED
     REJECTED = _kernel.REJECTED
+    SESSION_END = _kernel.SESSION_END
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from opt.config_rules import cfg_value
 from opt.dataset._context import MarketContext
-from opt.events import detect_touches, event_params, label_events, outcome_params
+from opt.events import OutcomeParams, detect_touches, event_params, label_outcomes, outcome_params
 from opt.features import compute_features, feature_params
 from opt.levels import LEVEL_TYPES
 
@@ -97,7 +97,6 @@ def build_event_dataset(ctx: MarketContext, cfg: Any, *, keep_unlabelled: bool =
     bar, entry, own, side, touches = (np.ascontiguousarray(raw[:, i]) for i in range(5))
     price = values[bar, columns[own]]
     atr_u = ctx.atr[bar]
-    thr = oc.threshold * atr_u if oc.threshold_mode == "atr" else np.full(bar.shape[0], oc.threshold)
     names = np.array([ctx.levels.names[c] for c in columns] + [""], dtype=object)
     type_arr = np.array(types + [""], dtype=object)
     events = pd.DataFrame(
@@ -109,7 +108,7 @@ def build_event_dataset(ctx: MarketContext, cfg: Any, *, keep_unlabelled: bool =
             "level_type": type_arr[own],
             "level_price": price,
             "side": side,
-            "label": _labels(ctx, bar, price, side, thr, complete, lookforward=oc.lookforward),
+            "label": _labels(ctx, bar, price, side, complete, oc),
             "label_end_bar": bar + oc.lookforward,
             "trading_day": ctx.calendar.trading_day[bar],
             "atr": atr_u,
@@ -122,10 +121,10 @@ def build_event_dataset(ctx: MarketContext, cfg: Any, *, keep_unlabelled: bool =
     return EventDataset(events=events, features=features)
 
 
-def _labels(ctx: MarketContext, bar: np.ndarray, price: np.ndarray, side: np.ndarray, thr: np.ndarray,
-            complete: np.ndarray, *, lookforward: int) -> np.ndarray:
-    """Labels (int64 ``(k,)``) of the events whose label window is ``complete``; -1 for the others."""
+def _labels(ctx: MarketContext, bar: np.ndarray, price: np.ndarray, side: np.ndarray, complete: np.ndarray,
+            oc: OutcomeParams) -> np.ndarray:
+    """Labels (int64 ``(k,)``, ``outcome.method``) of the events whose label window is ``complete``; -1 for the others."""
     out = np.full(bar.shape[0], -1, dtype=np.int64)
-    out[complete] = label_events(ctx.high, ctx.low, bar[complete], price[complete], side[complete],
-                                 thr[complete], lookforward=lookforward)
+    out[complete] = label_outcomes(oc, high=ctx.high, low=ctx.low, close=ctx.close, atr=ctx.atr, bar=bar[complete],
+                                   level_price=price[complete], side=side[complete])
     return out

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from opt.events._detect import detect_touches
 from opt.events._labels import BOUNCE, BREAK, CHOP, LABELS, label_events
+from opt.events._outcome import label_outcomes
 from opt.events._params import EventParams, OutcomeParams, event_params, outcome_params
+from opt.events._triple_barrier import triple_barrier_labels
 
 __all__ = [
     "BOUNCE",
@@ -16,5 +18,7 @@ __all__ = [
     "detect_touches",
     "event_params",
     "label_events",
+    "label_outcomes",
     "outcome_params",
+    "triple_barrier_labels",
 ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opt.config_rules import cfg_value, check_fields, check_value
+from opt.errors import ConfigError
 
 __all__ = ["EventParams", "OutcomeParams", "event_params", "outcome_params"]
 
@@ -54,20 +55,37 @@ class OutcomeParams:
     """Label definition (DESIGN §5).
 
     Attributes:
-        threshold_mode: ``"atr"`` (threshold in ATR multiples at the touch) or ``"points"``.
-        threshold: barrier distance from the level, in the unit of ``threshold_mode`` (> 0).
-        lookforward: label window, bars after the touch (>= 1).
+        threshold_mode: ``"atr"`` (threshold in ATR multiples at the touch) or ``"points"``; None for
+            ``method="triple_barrier"``.
+        threshold: barrier distance from the level, in the unit of ``threshold_mode`` (> 0); None for
+            ``method="triple_barrier"``.
+        lookforward: label window, bars after the touch (>= 1): ``outcome.lookforward``, or
+            ``outcome.horizon`` (the vertical barrier) for ``method="triple_barrier"``; either way
+            ``label_end_bar = u + lookforward`` (the purge window).
+        method: ``"threshold"`` (DESIGN §5, :func:`opt.events.label_events`) or ``"triple_barrier"``
+            (:func:`opt.events.triple_barrier_labels`).
+        upper_atr: triple barrier: upper barrier above the touch close, ATR multiples (> 0), else None.
+        lower_atr: triple barrier: lower barrier below the touch close, ATR multiples (> 0), else None.
 
     Raises:
-        ConfigError: on construction, naming the ``outcome.*`` key of a value that breaks its rule.
+        ConfigError: on construction, naming the ``outcome.*`` key of a value that breaks its rule or
+            that the method needs and lacks.
     """
 
-    threshold_mode: str
-    threshold: float
+    threshold_mode: str | None
+    threshold: float | None
     lookforward: int
+    method: str = "threshold"
+    upper_atr: float | None = None
+    lower_atr: float | None = None
 
     def __post_init__(self) -> None:
-        check_fields(self, {k: f"outcome.{k}" for k in ("threshold_mode", "threshold", "lookforward")})
+        check_fields(self, {k: f"outcome.{k}" for k in ("threshold_mode", "threshold", "lookforward", "method",
+                                                         "upper_atr", "lower_atr")})
+        needs = ("threshold_mode", "threshold") if self.method == "threshold" else ("upper_atr", "lower_atr")
+        missing = [k for k in needs if getattr(self, k) is None]
+        if missing:
+            raise ConfigError(f"outcome.method={self.method} needs outcome.{', outcome.'.join(missing)}")
 
 
 def _bands(events_cfg: Any, key: str, types: tuple[str, ...]) -> dict[str, float]:
@@ -109,13 +127,24 @@ def outcome_params(outcome_cfg: Any) -> OutcomeParams:
         outcome_cfg: the ``outcome`` group (``DictConfig`` or mapping).
 
     Returns:
-        The checked :class:`OutcomeParams`.
+        The checked :class:`OutcomeParams`. ``outcome.method`` (``threshold`` | ``triple_barrier``)
+        picks the keys read: ``threshold_mode``, ``threshold``, ``lookforward``; or ``upper_atr``,
+        ``lower_atr``, ``horizon`` (``conf/outcome/triple_barrier.yaml``). A config saved before
+        ``outcome.method`` existed is a ``threshold`` config.
 
     Raises:
         ConfigError: naming the key, on a missing key or a value that breaks its rule in
             :data:`opt.config_rules.RULES` (``threshold_mode`` not ``atr``/``points``,
-            ``threshold <= 0``, ``lookforward < 1``).
+            ``threshold <= 0``, ``lookforward < 1``, ``upper_atr``/``lower_atr <= 0``, ``horizon < 1``).
     """
+    method = cfg_value(outcome_cfg, "method", where="outcome") if "method" in outcome_cfg else "threshold"
+    if method == "triple_barrier":
+        return OutcomeParams(
+            threshold_mode=None, threshold=None, method=method,
+            upper_atr=cfg_value(outcome_cfg, "upper_atr", where="outcome"),
+            lower_atr=cfg_value(outcome_cfg, "lower_atr", where="outcome"),
+            lookforward=cfg_value(outcome_cfg, "horizon", where="outcome"),
+        )
     return OutcomeParams(
         threshold_mode=cfg_value(outcome_cfg, "threshold_mode", where="outcome"),
         threshold=cfg_value(outcome_cfg, "threshold", where="outcome"),

@@ -9,7 +9,7 @@ import pandas as pd
 
 from opt.config_rules import cfg_value
 from opt.levels._levelset import LEVEL_TYPES, LevelSet, level_names
-from opt.levels._moving import anchored_vwap, sma_levels
+from opt.levels._moving import anchored_vwap, rth_vwap, sma_levels
 from opt.levels._session import SESSION_LEVEL_ORDER, session_levels
 from opt.sessions import SessionCalendar, session_spec, timestamps_ns
 
@@ -27,8 +27,10 @@ def compute_levels(bars: pd.DataFrame, calendar: SessionCalendar, levels_cfg: An
 
     Returns:
         A :class:`LevelSet` with the levels of every type in :data:`LEVEL_TYPES`, in that order:
-        onh, onl, pmh, pml, orh, orl, pdh, pdl, pdc, sma_<p>..., vwap_session, vwap_weekly
-        (``values`` column-major). Row t depends on bars ``<= t`` only.
+        onh, onl, pmh, pml, orh, orl, pdh, pdl, pdc, sma_<p>..., vwap_session, vwap_weekly, vwap_rth
+        (``values`` column-major). Row t depends on bars ``<= t`` only. ``vwap_session`` is anchored at
+        the Globex open (``day_start``, 18:00 ET), ``vwap_rth`` at the RTH open of D (09:30 ET): NaN
+        before it, then the VWAP of D's bars from the RTH open on, until the end of D.
 
     Raises:
         ConfigError: naming the key, on invalid session times, SMA timeframe or periods (rules in
@@ -48,11 +50,12 @@ def compute_levels(bars: pd.DataFrame, calendar: SessionCalendar, levels_cfg: An
     sma = sma_levels(close, timestamps_ns(bars["timestamp"]), timeframe_min=timeframe, periods=periods)
     # column-major: each level is one contiguous column, so a trial reads its active levels in place
     n_session, n_sma = session.shape[1], sma.shape[1]
-    values = np.empty((close.shape[0], n_session + n_sma + 2), order="F")
+    values = np.empty((close.shape[0], n_session + n_sma + 3), order="F")
     values[:, :n_session] = session
     values[:, n_session : n_session + n_sma] = sma
-    values[:, -2] = anchored_vwap(high, low, close, volume, calendar.trading_day)
-    values[:, -1] = anchored_vwap(high, low, close, volume, calendar.week_start)
+    values[:, -3] = anchored_vwap(high, low, close, volume, calendar.trading_day)
+    values[:, -2] = anchored_vwap(high, low, close, volume, calendar.week_start)
+    values[:, -1] = rth_vwap(high, low, close, volume, calendar)
     ordered = tuple(n for t in LEVEL_TYPES for n in names[t])
     assert ordered[: len(SESSION_LEVEL_ORDER)] == SESSION_LEVEL_ORDER
     types = tuple(t for t in LEVEL_TYPES for _ in names[t])

@@ -11,7 +11,7 @@ from opt.config_rules import check_value
 
 __all__ = ["LEVEL_NAMES", "LEVEL_TYPES", "LevelSet", "level_names"]
 
-LEVEL_TYPES: tuple[str, ...] = ("on", "pm", "or", "pd", "sma", "vwap")
+LEVEL_TYPES: tuple[str, ...] = ("on", "pm", "or", "pd", "sma", "vwap", "vwap_rth")
 """Level types in column order; each is one stage-1 switch ``levels.use.<type>``."""
 
 _DEFAULT_SMA_PERIODS = (200, 400)  # conf/levels' sma_periods, for LEVEL_NAMES only (never a fallback)
@@ -23,6 +23,7 @@ LEVEL_NAMES: dict[str, tuple[str, ...]] = {
     "pd": ("pdh", "pdl", "pdc"),
     "sma": tuple(f"sma_{p}" for p in _DEFAULT_SMA_PERIODS),
     "vwap": ("vwap_session", "vwap_weekly"),
+    "vwap_rth": ("vwap_rth",),
 }
 """Level names per type with the default ``levels.sma_periods``; see :func:`level_names`."""
 

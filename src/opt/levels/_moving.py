@@ -9,8 +9,9 @@ from numba import njit
 from numpy.lib.stride_tricks import sliding_window_view
 
 from opt.indicators import htf_bars
+from opt.sessions import SessionCalendar
 
-__all__ = ["sma_levels", "anchored_vwap"]
+__all__ = ["anchored_vwap", "rth_vwap", "sma_levels"]
 
 
 def sma_levels(
@@ -79,3 +80,26 @@ def anchored_vwap(
     """
     h, lo, c, v = (np.ascontiguousarray(a, dtype=np.float64) for a in (high, low, close, volume))
     return _anchored_vwap(h, lo, c, v, np.ascontiguousarray(anchor, dtype=np.int64))
+
+
+def rth_vwap(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray, calendar: SessionCalendar
+) -> np.ndarray:
+    """RTH-anchored VWAP: the typical-price VWAP of trading day D's bars from the RTH open (09:30 ET) on.
+
+    NaN on the bars of D before the RTH open (``minutes_since_rth_open < 0``); from the first bar at
+    or after the open until the last bar of D it includes every bar of D since the open (the bars
+    after the RTH close too), then restarts at the next RTH open. Row t reads rows <= t only.
+
+    Args:
+        high, low, close, volume: float64 ``(n,)`` (points, contracts).
+        calendar: the bars' session calendar.
+
+    Returns:
+        float64 ``(n,)``, points; NaN before D's RTH open and while the anchored volume is zero.
+    """
+    after_open = np.asarray(calendar.minutes_since_rth_open) >= 0
+    anchor = 2 * np.asarray(calendar.trading_day, dtype=np.int64) + after_open  # restarts at the RTH open
+    out = anchored_vwap(high, low, close, volume, anchor)
+    out[~after_open] = np.nan
+    return out

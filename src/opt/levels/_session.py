@@ -6,8 +6,12 @@ For trading day D (see :mod:`opt.sessions`), with ``s`` = minutes since the RTH 
   bars of D with ``s >= 0`` (from 09:30 until the end of D).
 - PMH/PML: high/low of the pre-market bars of D (``pm_start`` .. 09:30); known on ``s >= 0``.
 - ORH/ORL: high/low of the bars with ``0 <= s < or_minutes``; known on ``s >= or_minutes``.
-- PDH/PDL/PDC: RTH high, low and last RTH close of the latest earlier trading day that had RTH
-  bars; known on every bar of D.
+- PDH/PDL/PDC: RTH high, low and last RTH close of the previous *full* RTH day: the latest trading
+  day before D that had RTH bars and is not a half day (``calendar.is_half_day``, an early close of
+  the exchange calendar; DESIGN §10). Known on every bar of D. So after Thanksgiving (a 09:30-13:00
+  half session) and the half day after it, Friday's and Monday's previous day is Wednesday. The
+  half-day flag of an earlier day is published by the exchange in advance; the values read only bars
+  of days before D.
 
 A level whose window has no bar stays NaN on that day. All values at row t use rows <= t.
 """
@@ -32,20 +36,23 @@ def _session_levels(  # pragma: no cover - numba
     day: np.ndarray,
     since_open: np.ndarray,
     is_pm: np.ndarray,
+    is_half: np.ndarray,
     or_minutes: int,
     rth_minutes: int,
 ) -> np.ndarray:
     n = high.shape[0]
     out = np.full((9, n), np.nan)  # level-major: returned transposed, a column-major (n, 9) matrix
     cur_day = np.int64(-1)
+    cur_half = False
     on_h = on_l = pm_h = pm_l = or_h = or_l = rth_h = rth_l = rth_c = np.nan
     pd_h = pd_l = pd_c = np.nan
     for t in range(n):
         if day[t] != cur_day:
-            if not np.isnan(rth_c):
+            if not np.isnan(rth_c) and not cur_half:  # a half day is never a previous day
                 pd_h, pd_l, pd_c = rth_h, rth_l, rth_c
             on_h = on_l = pm_h = pm_l = or_h = or_l = rth_h = rth_l = rth_c = np.nan
             cur_day = day[t]
+            cur_half = is_half[t]
         s = since_open[t]
         h, lo = high[t], low[t]
         if s < 0:
@@ -97,6 +104,7 @@ def session_levels(
         calendar.trading_day,
         calendar.minutes_since_rth_open,
         calendar.is_pm,
+        np.ascontiguousarray(calendar.is_half_day, dtype=np.bool_),
         int(or_minutes),
         int(rth_minutes),
     ).T

@@ -53,6 +53,8 @@ class ModelData:
         ohlcv: ``(n_bars, 5)`` float64 open/high/low/close/volume of the whole market (shared between
             subsets, never copied), or ``None`` for models that only read ``features``.
         atr: ``(n_bars,)`` float64 ATR per bar (points), or ``None``.
+        sample_weight: ``(n_events,)`` float64 per-event training weights (e.g. label uniqueness,
+            :func:`opt.evaluation.uniqueness.average_uniqueness` scaled to mean 1), or ``None`` (all 1).
 
     Raises:
         ValueError: if the shapes disagree or a ``bar_index`` is outside ``ohlcv``.
@@ -63,6 +65,7 @@ class ModelData:
     bar_index: np.ndarray
     ohlcv: np.ndarray | None = None
     atr: np.ndarray | None = None
+    sample_weight: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         features = np.asarray(self.features, dtype=np.float32)
@@ -84,6 +87,12 @@ class ModelData:
                 raise ValueError(f"ModelData.bar_index must lie in [0, {ohlcv.shape[0]}) (rows of ohlcv)")
         if atr is not None and ohlcv is not None and atr.shape != (ohlcv.shape[0],):
             raise ValueError(f"ModelData.atr must be ({ohlcv.shape[0]},) like ohlcv rows; got {atr.shape}")
+        if self.sample_weight is not None:
+            weight = np.asarray(self.sample_weight, dtype=np.float64)
+            if weight.shape != (features.shape[0],) or not np.all(np.isfinite(weight)) or np.any(weight < 0):
+                raise ValueError(f"sample_weight must be finite, >= 0 and of shape ({features.shape[0]},); got "
+                                 f"shape {weight.shape}")
+            object.__setattr__(self, "sample_weight", weight)
         object.__setattr__(self, "features", features)
         object.__setattr__(self, "bar_index", bar_index)
         object.__setattr__(self, "feature_names", names)
@@ -109,6 +118,7 @@ class ModelData:
             bar_index=self.bar_index[idx],
             ohlcv=self.ohlcv,
             atr=self.atr,
+            sample_weight=None if self.sample_weight is None else self.sample_weight[idx],
         )
 
 

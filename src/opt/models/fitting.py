@@ -7,13 +7,17 @@ Shared by stage 1 (one chronological split), the walk-forward backtest (:mod:`op
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from omegaconf import DictConfig
 
+from opt.config_rules import cfg_value
 from opt.dataset import EventDataset, MarketContext
+from opt.errors import ConfigError
 from opt.models import Classifier, ModelData, ReportFn, make_model
 
-__all__ = ["inner_validation", "model_input", "fit_model"]
+__all__ = ["SAMPLE_WEIGHTS", "inner_validation", "model_input", "fit_model", "sample_weights"]
 
 
 def inner_validation(train: np.ndarray, bar: np.ndarray, label_end: np.ndarray, share: float = 0.2
@@ -68,11 +72,41 @@ def fit_model(cfg: DictConfig, ds: EventDataset, ctx: MarketContext, train: np.n
     """
     y = ds.y
     model = make_model(cfg.model, seed=int(cfg.search.seed))
-    if not early_stopping:
-        return model.fit(model_input(ds, ctx, train), y[train])
     bar = ds.events["bar"].to_numpy(np.int64)
     label_end = ds.events["label_end_bar"].to_numpy(np.int64)
-    fit, valid = inner_validation(train, bar, label_end)
-    model.fit(model_input(ds, ctx, fit), y[fit], valid=model_input(ds, ctx, valid), y_valid=y[valid],
-              report=report)
+    fit = train if not early_stopping else inner_validation(train, bar, label_end)[0]
+    data = dataclasses.replace(model_input(ds, ctx, fit),
+                               sample_weight=sample_weights(cfg.model, bar[fit], label_end[fit]))
+    if not early_stopping:
+        return model.fit(data, y[fit])
+    valid = inner_validation(train, bar, label_end)[1]
+    model.fit(data, y[fit], valid=model_input(ds, ctx, valid), y_valid=y[valid], report=report)
     return model
+
+
+#: values of ``model.sample_weight``
+SAMPLE_WEIGHTS = ("none", "uniqueness")
+
+
+def sample_weights(model_cfg: DictConfig, bar: np.ndarray, label_end: np.ndarray) -> np.ndarray | None:
+    """Per-event training weights of ``model.sample_weight`` for events with touch bars ``bar`` and label ends.
+
+    ``none``: None (every event weighs 1). ``uniqueness``: the average uniqueness of each event's label
+    window ``[u + 1, label_end_bar]`` among the training events' own windows (Lopez de Prado, *Advances
+    in Financial Machine Learning*, ch. 4, :func:`opt.evaluation.uniqueness.average_uniqueness`), scaled
+    to mean 1 so the loss keeps its scale; events whose labels overlap many others weigh less.
+
+    Raises:
+        ConfigError: an unknown value, or ``uniqueness`` for a model that cannot weigh events (the CNN).
+    """
+    mode = str(cfg_value(model_cfg, "sample_weight", where="model"))
+    if mode not in SAMPLE_WEIGHTS:
+        raise ConfigError(f"model.sample_weight={mode!r} is not one of {list(SAMPLE_WEIGHTS)}")
+    if mode == "none" or len(bar) == 0:
+        return None
+    if str(model_cfg.name) != "xgboost":
+        raise ConfigError(f"model.sample_weight=uniqueness is supported for XGBoost only, not model={model_cfg.name}")
+    from opt.evaluation.uniqueness import average_uniqueness
+
+    u = average_uniqueness(np.asarray(bar, np.int64) + 1, np.asarray(label_end, np.int64))
+    return u / float(np.mean(u))

@@ -214,9 +214,10 @@ class XGBoostClassifier:
         p = self.params
         y = check_labels(y, len(train))
         weights = class_weights(y, p.class_weight)
-        dtrain = xgb.DMatrix(
-            train.features, label=y, weight=None if weights is None else weights[y], nthread=p.n_jobs
-        )
+        event_weight = None if weights is None else weights[y]
+        if train.sample_weight is not None:  # per-event weights (model.sample_weight) times the class weights
+            event_weight = train.sample_weight * (1.0 if event_weight is None else event_weight)
+        dtrain = xgb.DMatrix(train.features, label=y, weight=event_weight, nthread=p.n_jobs)
         evals: list[tuple[xgb.DMatrix, str]] = []
         if valid is not None:
             if y_valid is None:

@@ -13,7 +13,8 @@ Steps (DESIGN §9):
 
 Everything is recorded in a promote run (tag ``opt.role=promote``) of the study's MLflow experiment:
 metrics, tags ``opt.failed_gates`` / ``opt.forced`` / ``opt.model_version``, and artifacts (config,
-test trades, test equity curve with drawdown, sensitivity table, top-K daily PnL, report). Failed
+test trades, test equity curve with drawdown, test confusion matrix and CNN Grad-CAM images
+(:mod:`opt.promote.insight`), sensitivity table, top-K daily PnL, report). Failed
 gates without ``force`` exit with :data:`GATES_FAILED_EXIT_CODE` and register nothing.
 """
 
@@ -35,14 +36,18 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from opt.backtest.account import FAILED_ON_TAG, account_report
+from opt.backtest.filters import filter_analysis
 from opt.backtest.report import plot_equity
 from opt.config_rules import cfg_value
 from opt.errors import ConfigError
+from opt.playback.artifacts import write_promote_playback
 from opt.promote import study as st
 from opt.promote.degenerate import degenerate_gates, degenerate_metrics
 from opt.promote.evidence import Evidence, promotion_evidence
 from opt.promote.gates import Gate, check_gates, describe_failures, metric_notes
 from opt.promote.guards import dsr, pbo, trial_daily_pnl
+from opt.promote.insight import write_test_insight
 from opt.promote.ledger import complete_read, describe_ledger, holdout_ledger, record_read
 from opt.promote.policy import SignalPolicy
 from opt.promote.replay import ReplayResult, replay_test_part
@@ -64,7 +69,7 @@ GATES_FAILED_EXIT_CODE = 3
 """Exit status of ``promote`` when a gate fails and ``promote.force`` is false."""
 
 #: config sections the registered policy needs at prediction time (plus ``data.tz``)
-POLICY_SECTIONS = ("levels", "events", "outcome", "features", "bracket", "instrument")
+POLICY_SECTIONS = ("levels", "events", "outcome", "features", "bracket", "instrument", "filters")
 
 
 def _mapping(node: Any) -> dict[str, Any]:
@@ -142,6 +147,7 @@ def _write_artifacts(folder: Path, r: Retrained, sensitivity: pd.DataFrame, matr
     write_config(r.cfg, folder)
     r.result.trades.to_parquet(folder / "test_trades.parquet", index=False)
     plot_equity(r.result.trades, folder / "test_equity_curve.png", title="test part: equity and drawdown (net)")
+    write_test_insight(folder, r)  # test_confusion_matrix.csv, gradcam/test_<class>.png (CNN)
     sensitivity.to_csv(folder / "sensitivity.csv", index=False)
     matrix.reset_index().to_parquet(folder / "topk_daily_pnl.parquet", index=False)
     (folder / "promote_report.json").write_text(json.dumps(report, indent=1, default=str))
@@ -199,6 +205,9 @@ def promote_command(cfg: DictConfig) -> int:
     stress, stress_table = cost_stress(r, commission_factor=float(pc.cost_stress.commission_factor),
                                        slippage_ticks_added=float(pc.cost_stress.slippage_ticks_added))
     metrics.update(stress)
+    account, account_table, account_failed_on = account_report(cfg.get("account"), r.result.trades,
+                                                                r.ctx.calendar.trading_day)  # conf/account
+    metrics.update(account)  # account_passed, ... of the test part: gates promote.gates.min_account_passed
     wf_trades = st.trial_trades(tracker.client, run2)
     evidence = promotion_evidence(pcfg, r, wf_trades)
     metrics.update(evidence.metrics)
@@ -226,7 +235,8 @@ def promote_command(cfg: DictConfig) -> int:
                                     **{f"promote.gates.{g.name}": g.threshold for g in gates}},
                     metrics={k: v for k, v in metrics.items() if math.isfinite(v)},
                     tags={"opt.failed_gates": ",".join(failed), "opt.forced": str(forced).lower(),
-                          "opt.gates": "; ".join(g.describe() for g in gates)})
+                          "opt.gates": "; ".join(g.describe() for g in gates),
+                          **({FAILED_ON_TAG: account_failed_on} if account_failed_on else {})})
         report = {"metrics": metrics, "gates": [asdict(g) for g in gates], "not_computable": not_computable,
                   "lineage": lineage, "model_name": name, "regime_flags": evidence.flags}
         decision = partial(_decision_report, pcfg, trial.number, r, gates, metrics, not_computable, lineage, evidence,
@@ -234,8 +244,13 @@ def promote_command(cfg: DictConfig) -> int:
         with tempfile.TemporaryDirectory(prefix="opt-promote-") as tmp:
             _write_artifacts(Path(tmp), r, sensitivity, matrix, report)
             stress_table.to_csv(Path(tmp) / "cost_stress.csv", index=False)
+            write_promote_playback(pcfg, r, Path(tmp), trial=trial.number)  # playback_test.html (opt.playback)
+            filter_analysis(r.result.trades, r.ctx, pcfg).to_csv(Path(tmp) / "test_filter_analysis.csv",
+                                                                 index=False)  # trades by market context
             evidence.regimes.to_csv(Path(tmp) / "regimes.csv", index=False)
             evidence.bands.to_csv(Path(tmp) / "mc_bands.csv", index=False)
+            if len(account_table):
+                account_table.to_csv(Path(tmp) / "account.csv", index=False)
             tracker.log_artifacts(run_id, tmp)
         _print_report(metrics, gates, sensitivity)
         if failed and not pc.force:

@@ -46,7 +46,8 @@ __all__ = ["TZ_PARAM", "SignalModel", "code_path", "signature", "log_and_registe
 #: MLflow types of the non-string signal columns
 _OUTPUT_TYPES = {"timestamp": "datetime", "bar": "long", "level_price": "double", "direction": "long",
                  "probability": "double", "entry": "double", "stop": "double", "take_profit": "double",
-                 "risk_points": "double", "expiry": "datetime", "max_hold_bars": "long"}
+                 "risk_points": "double", "expiry": "datetime", "max_hold_bars": "long",
+                 "flatten_at": "datetime"}
 
 
 #: distributions every model needs: what ``opt.promote.policy`` imports, and MLflow's pickle (cloudpickle);

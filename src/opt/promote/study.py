@@ -32,7 +32,7 @@ __all__ = ["TRIAL_SECTIONS", "Studies", "load_studies", "select_trial", "trial_c
 log = logging.getLogger(__name__)
 
 #: config sections that come from the promoted trial's run (everything the trial evaluated)
-TRIAL_SECTIONS = ("levels", "events", "outcome", "features", "model", "bracket", "split", "stage")
+TRIAL_SECTIONS = ("levels", "events", "outcome", "features", "model", "bracket", "filters", "split", "stage")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from opt.errors import ConfigError
-from opt.stages.space import condition_holds, iter_space, param_name
+from opt.stages.space import condition_holds, iter_space, param_name, resolve_only_if
 
 __all__ = ["GRID_ATTR", "GridSearchSampler", "grid_points", "stage_grid", "fit_target"]
 
@@ -93,7 +93,7 @@ def stage_grid(cfg: DictConfig) -> list[dict[str, Any]]:
     stage = cfg.get("stage")
     if stage is None:
         return [{}]
-    spaces: list[tuple[Any, str]] = [(stage.space, "stage.space")]
+    spaces: list[tuple[Any, str]] = [(resolve_only_if(stage.space, cfg, where="stage.space"), "stage.space")]
     if int(stage.id) == 2:
         from opt.stages.stage2 import model_families
 

@@ -47,7 +47,7 @@ from opt.studies.selection import stage2_sharpes, trials_tried
 from opt.tracking import Tracker
 from opt.tracking.artifacts import flatten_config
 
-__all__ = ["StudyContext", "TrialAbandoned", "Outcome", "run_objective", "claim", "keeps_artifacts",
+__all__ = ["StudyContext", "TrialAbandoned", "Outcome", "run_objective", "claim", "keeps_artifacts", "best_so_far",
            "write_trial_config", "selection_bias", "DATA_SECTIONS", "LIVE_STATES"]
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,21 @@ def keeps_artifacts(sc: StudyContext, trial: optuna.Trial, values: tuple[float, 
     return True
 
 
+def best_so_far(trial: optuna.Trial, values: tuple[float, ...]) -> bool:
+    """No COMPLETE trial of the study has a better first objective than ``values`` (ties count for it)."""
+    sign = direction_sign(trial.study)
+    return not any(t.values and sign * t.values[0] > sign * values[0]
+                   for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+
+
+def _chained(first: ArtifactWriter, then: ArtifactWriter) -> ArtifactWriter:
+    def write(folder: Path) -> None:
+        first(folder)
+        then(folder)
+
+    return write
+
+
 def write_trial_config(cfg: DictConfig, folder: Path) -> Path:
     """Write ``config.yaml`` as :func:`opt.tracking.artifacts.write_config` does (resolved, passwords masked).
 
@@ -233,9 +248,13 @@ def run_objective(sc: StudyContext, trial: optuna.Trial) -> Outcome:
         if not all(math.isfinite(v) for v in values):
             raise ValueError(f"objective {sc.plan.objectives} is not finite ({values}); metrics: {result.metrics}")
         writer = result.write_artifacts if keeps_artifacts(sc, trial, values) else None
+        if writer is not None and result.write_best is not None and best_so_far(trial, values):
+            writer = _chained(writer, result.write_best)
         _log_result(sc, run_id, result.metrics, result.step_metrics, writer, cfg)
         sc.tracker.log(run_id, tags={RunTag.TRIAL_STATE: "COMPLETE", **result.tags})
         trial.set_user_attr(TrialAttr.METRICS, {k: float(v) for k, v in result.metrics.items()})
+        for name, value in result.constraints.items():  # Optuna's feasibility (<= 0): best_trial, TPE, NSGA-II
+            trial.set_constraint(name, value)
         return Outcome(TrialState.COMPLETE, values=values, run_id=run_id)
     except TrialPrunedWithReason as pruned:
         _log_result(sc, run_id, pruned.metrics, {}, pruned.write_artifacts if keeps_artifacts(sc, trial, None) else None,

@@ -3,7 +3,15 @@
 Trading day ``D`` runs from ``day_start`` (18:00 ET) on the calendar day before ``D`` to ``day_end``
 (17:00 ET) on ``D``. Bars of a weekend day (the Sunday-evening Globex open, a stray Saturday bar)
 belong to the next weekday, so a Sunday 18:00 ET bar is on Monday's trading day and a Monday 18:00
-ET bar on Tuesday's. Holidays need no table: a day without bars simply does not appear.
+ET bar on Tuesday's.
+
+Exchange calendar (``levels.calendar``, e.g. ``CME_Equity``; DESIGN §10): holidays and half days come
+from ``pandas-market-calendars`` (:mod:`opt.sessions._exchange`). A day that is no session of the
+exchange (a holiday) is rolled forward like a weekend day, so no bar is ever on a holiday's trading
+day; a session that closes before ``day_end`` is a half day (``is_half_day``), and ``session_end`` is
+its early close. With ``levels.calendar: null`` every weekday is a full session ending at ``day_end``
+(and a holiday is just a day without bars). Whether D is a holiday or a half day is published by the
+exchange long before D, so reading it at any bar of D is no look-ahead.
 
 Session flags of a bar are derived from its signed distance to the RTH open of its own trading day,
 measured on the exchange-local wall clock (``minutes_since_rth_open``):
@@ -23,6 +31,7 @@ import pandas as pd
 
 from opt.config_rules import cfg_value, clock_minutes
 from opt.errors import ConfigError
+from opt.sessions._exchange import exchange_sessions
 
 __all__ = ["SessionCalendar", "SessionSpec", "build_calendar", "session_spec", "timestamps_ns"]
 
@@ -100,6 +109,10 @@ class SessionCalendar:
         is_on: bool, overnight session of D (before the RTH open of D).
         day_of_week: int64, weekday of D, 0 = Monday.
         week_start: int64, trading day of the Monday of D's week (days since 1970-01-01).
+        is_half_day: bool, D is a session of the exchange calendar that closes before ``day_end`` (an
+            early close, e.g. Thanksgiving); all False without ``levels.calendar``.
+        session_end: int64, UTC epoch nanoseconds of the end of D's session: ``day_end`` on D, or the
+            early close of a half day.
     """
 
     trading_day: np.ndarray
@@ -110,6 +123,8 @@ class SessionCalendar:
     is_on: np.ndarray
     day_of_week: np.ndarray
     week_start: np.ndarray
+    is_half_day: np.ndarray
+    session_end: np.ndarray
 
     def __len__(self) -> int:
         return int(self.trading_day.shape[0])
@@ -131,13 +146,16 @@ def build_calendar(timestamps: pd.Series | pd.DatetimeIndex, levels_cfg: Any) ->
     Args:
         timestamps: bar open times, shape ``(n_bars,)``, tz-aware (converted to UTC; naive = UTC).
         levels_cfg: the ``levels`` config group (``exchange_tz``, ``day_start``, ``pm_start``,
-            ``rth_start``, ``rth_end``, ``or_minutes``, ``day_end``).
+            ``rth_start``, ``rth_end``, ``or_minutes``, ``day_end``, and ``calendar``: an exchange
+            calendar name or null; a config without the key, saved before it existed, is null).
 
     Returns:
-        The :class:`SessionCalendar`; row ``t`` depends on ``timestamps[t]`` only.
+        The :class:`SessionCalendar`; row ``t`` depends on ``timestamps[t]`` (and the exchange's
+        published calendar) only.
 
     Raises:
-        ConfigError: if the session times are invalid (see :func:`session_spec`).
+        ConfigError: if the session times are invalid (see :func:`session_spec`) or the calendar is
+            unknown.
     """
     spec = session_spec(levels_cfg)
     utc = pd.DatetimeIndex(timestamps_ns(timestamps)).tz_localize("UTC")
@@ -148,6 +166,7 @@ def build_calendar(timestamps: pd.Series | pd.DatetimeIndex, levels_cfg: Any) ->
     day = date + (minute_of_day >= spec.day_start)
     weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
     day = day + np.where(weekday == 5, 2, np.where(weekday == 6, 1, 0))
+    day, is_half_day, session_end = _exchange_days(day, spec, _calendar_name(levels_cfg))
     day_of_week = (day + 3) % 7
     since_open = local_minutes - (day * _MINUTES_PER_DAY + spec.rth_start)
     pm_offset = spec.pm_start - spec.rth_start
@@ -163,4 +182,43 @@ def build_calendar(timestamps: pd.Series | pd.DatetimeIndex, levels_cfg: Any) ->
         is_on=is_on,
         day_of_week=day_of_week.astype(np.int64),
         week_start=(day - day_of_week).astype(np.int64),
+        is_half_day=is_half_day,
+        session_end=session_end,
     )
+
+
+def _calendar_name(levels_cfg: Any) -> str | None:
+    """``levels.calendar``; None when null or absent (a config saved before the key: weekdays only)."""
+    if "calendar" not in levels_cfg:
+        return None
+    name = cfg_value(levels_cfg, "calendar", where="levels", nullable=True)
+    return None if name is None else str(name)
+
+
+def _day_end_ns(days: np.ndarray, spec: SessionSpec) -> np.ndarray:
+    """UTC epoch nanoseconds of ``day_end`` (exchange clock) on each of ``days``, int64."""
+    local = pd.DatetimeIndex((days * _MINUTES_PER_DAY + spec.day_end) * _NS_PER_MINUTE)
+    utc = local.tz_localize(spec.exchange_tz, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
+    return utc.as_unit("ns").asi8.copy()
+
+
+def _exchange_days(day: np.ndarray, spec: SessionSpec, calendar: str | None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Roll days that are no exchange session forward; flag half days; each bar's session end.
+
+    Returns:
+        ``(trading_day, is_half_day, session_end)``, each ``(n,)``: int64 days, bool, int64 UTC ns.
+    """
+    if day.shape[0] == 0:
+        return day.astype(np.int64), np.zeros(0, bool), np.zeros(0, np.int64)
+    unique, inverse = np.unique(day, return_inverse=True)
+    if calendar is None:
+        ends = _day_end_ns(unique, spec)
+        return day.astype(np.int64), np.zeros(day.shape[0], bool), ends[inverse]
+    sessions = exchange_sessions(calendar, int(unique[0]), int(unique[-1]))
+    at = np.minimum(np.searchsorted(sessions.day, unique), sessions.day.shape[0] - 1)
+    rolled = np.where(sessions.day[at] >= unique, sessions.day[at], unique)  # beyond the table: unchanged
+    full_end = _day_end_ns(rolled, spec)
+    close = np.where(sessions.day[at] >= unique, sessions.close[at], full_end)
+    half = close < full_end
+    return rolled[inverse].astype(np.int64), half[inverse], np.minimum(close, full_end)[inverse]

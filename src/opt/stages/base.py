@@ -35,12 +35,18 @@ class TrialResult:
         write_artifacts: writes the trial's files into the given folder (logged as run artifacts).
         step_metrics: per-fold metrics: name -> values, logged as ``fold_<name>`` with step = fold.
         tags: extra run tags.
+        constraints: Optuna trial constraints, name -> value (<= 0 feasible), recorded with
+            ``trial.set_constraint`` on a COMPLETE trial (e.g. :mod:`opt.stages.account_check`).
+        write_best: writes heavy files only when the trial keeps its artifacts and is the best COMPLETE
+            trial of its study so far (first objective; e.g. the stage-2 playback page, ~5 MB).
     """
 
     metrics: dict[str, float]
     write_artifacts: ArtifactWriter | None = None
     step_metrics: dict[str, list[float]] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    constraints: dict[str, float] = field(default_factory=dict)
+    write_best: ArtifactWriter | None = None
 
 
 class TrialPrunedWithReason(optuna.TrialPruned):

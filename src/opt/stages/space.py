@@ -25,6 +25,12 @@ Two optional keys on any leaf:
   other samplers ignore it. For an ``offset_of`` leaf the values are the differences (``__delta``).
   With the grid sampler, leaves without ``grid`` are not searched (they keep their config values).
 
+A third, ``only_if: <config key>=<value>`` (or ``only_if: <config key>`` for a boolean), is a fixed
+condition on the base config, not on a sampled parameter: :func:`resolve_only_if` drops the leaves
+whose condition is false and keeps the others (without the key) before a stage plans, so
+``outcome.threshold`` is searched only with ``outcome.method=threshold`` and ``outcome.upper_atr``
+only with ``outcome=triple_barrier``. The other functions here treat ``only_if`` as an unknown key.
+
 Ranges can be changed from the command line, e.g. ``stage.space.events.k_atr.high=2``.
 """
 
@@ -39,7 +45,7 @@ from omegaconf import DictConfig, OmegaConf
 from opt.config_rules import check_range
 from opt.errors import ConfigError
 
-__all__ = ["iter_space", "suggest", "apply_params", "validate_space", "param_name", "condition_holds",
+__all__ = ["iter_space", "suggest", "apply_params", "validate_space", "param_name", "condition_holds", "resolve_only_if",
            "PartialSampler"]
 
 _TYPES = ("float", "int", "categorical")
@@ -97,9 +103,12 @@ def iter_space(space: Mapping[str, Any] | DictConfig, prefix: str = "") -> Itera
 def validate_space(space: Mapping[str, Any] | DictConfig, cfg: DictConfig, *, where: str) -> None:
     """Check every leaf of ``space`` (type, bounds) and that its config path exists in ``cfg``.
 
+    Leaves whose ``only_if`` is false on ``cfg`` are not checked (:func:`resolve_only_if`).
+
     Raises:
         ConfigError: naming ``<where>.<path>`` and the rule broken.
     """
+    space = resolve_only_if(space, cfg, where=where)
     seen: set[str] = set()
     categoricals: dict[str, list[Any]] = {}
     conditions: dict[str, str | None] = {}
@@ -211,4 +220,44 @@ def apply_params(cfg: DictConfig, params: Mapping[str, Any]) -> DictConfig:
     out = cfg.copy()
     for name, value in params.items():
         OmegaConf.update(out, name, value, merge=False)
+    return out
+
+
+def resolve_only_if(space: Mapping[str, Any] | DictConfig, cfg: DictConfig, *, where: str) -> dict[str, Any]:
+    """``space`` without the leaves whose ``only_if`` condition is false on ``cfg`` (module docstring).
+
+    ``only_if: K=V`` holds when config key ``K`` has the value ``V`` (compared as text); ``only_if: K``
+    when ``K`` is true. Leaves that hold lose the ``only_if`` key; branches left empty are dropped.
+
+    Returns:
+        A plain nested mapping (leaves without ``only_if`` are unchanged).
+
+    Raises:
+        ConfigError: an ``only_if`` naming a key the config does not have (naming ``<where>.<path>``).
+    """
+    plain = OmegaConf.to_container(space, resolve=True) if isinstance(space, DictConfig) else space
+    if not isinstance(plain, Mapping):
+        raise ConfigError(f"search space '{where}' must be a mapping, got {plain!r}")
+    out: dict[str, Any] = {}
+    for raw_key, value in plain.items():
+        key = str(raw_key)
+        name = f"{where}.{key}"
+        if isinstance(value, Mapping) and "type" in value:
+            cond = value.get("only_if")
+            if cond is None:
+                out[key] = value
+                continue
+            ckey, sep, choice = str(cond).partition("=")
+            actual = OmegaConf.select(cfg, ckey.strip(), default="__missing__")
+            if actual == "__missing__":
+                raise ConfigError(f"{name}.only_if={cond!r}: the config has no key {ckey.strip()!r}")
+            holds = str(actual) == choice.strip() if sep else bool(actual)
+            if holds:
+                out[key] = {k: v for k, v in value.items() if k != "only_if"}
+        elif isinstance(value, Mapping):
+            inner = resolve_only_if(value, cfg, where=name)
+            if inner:
+                out[key] = inner
+        else:
+            out[key] = value
     return out

@@ -19,7 +19,7 @@ from opt.evaluation import Fold, single_split
 from opt.metrics import label_shares, stage1_metrics
 from opt.models.fitting import fit_model, model_input
 from opt.stages.base import StagePlan, TrialContext, TrialPrunedWithReason, TrialResult
-from opt.stages.space import apply_params, suggest, validate_space
+from opt.stages.space import apply_params, resolve_only_if, suggest, validate_space
 from opt.tracking.artifacts import plot_label_distribution, write_events_sample
 
 __all__ = ["DatasetStage", "MIN_TRAIN_EVENTS", "MIN_EVAL_EVENTS"]
@@ -37,11 +37,13 @@ class DatasetStage:
     result_file = "best_stage1.yaml"
 
     def plan(self, cfg: DictConfig) -> StagePlan:
-        """Check ``stage.space`` against the config.
+        """Resolve the ``only_if`` leaves of ``stage.space`` (e.g. ``outcome=triple_barrier``'s) and check it.
 
         Raises:
             ConfigError: a bad space entry (naming ``stage.space.<path>``).
         """
+        cfg = cfg.copy()
+        cfg.stage.space = resolve_only_if(cfg.stage.space, cfg, where="stage.space")
         validate_space(cfg.stage.space, cfg, where="stage.space")
         return StagePlan(cfg=cfg)
 

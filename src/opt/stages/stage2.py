@@ -14,7 +14,14 @@ scores ``objective.penalty`` and records the metric ``min_trades_penalty`` = 1.
 Every trial also records its robustness evidence (``robustness`` config group, :func:`robustness`):
 Monte Carlo percentiles ``mc_*`` of the walk-forward (:func:`opt.metrics.monte_carlo`), regime slice
 metrics ``regime_*`` and the table ``regimes.csv`` (:mod:`opt.backtest.regimes`), and the run tag
-``opt.regime_concentrated`` when the profit comes from one slice.
+``opt.regime_concentrated`` when the profit comes from one slice; and ``filter_analysis.csv``, its trades
+by market context (:mod:`opt.backtest.filters`). ``stage.filter_search.enabled=true`` also searches the
+market-context filters (``stage.filter_search.space``; ``filters`` config group, all off by default).
+
+The walk-forward trades are also replayed on the ``account`` config group's prop-firm account
+(:mod:`opt.stages.account_check`): metrics ``account_*``, table ``account.csv``; with
+``stage.objective.account_constraint=true`` a trial that blows the account scores ``objective.penalty``
+and is infeasible for Optuna, so it is never the best.
 """
 
 from __future__ import annotations
@@ -30,13 +37,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from opt.backtest import evaluate_walk_forward
 from opt.backtest.evaluate import WalkForwardResult, atr_on
+from opt.backtest.filters import with_filter_analysis
 from opt.backtest.regimes import concentration, regime_labels, regime_metrics, regime_table
 from opt.backtest.report import write_walk_forward
 from opt.config_rules import cfg_value
 from opt.dataset import EventDataset, MarketContext, build_event_dataset
 from opt.errors import ConfigError
 from opt.metrics import monte_carlo
+from opt.playback.artifacts import trial_playback_writer
 from opt.schema import RunTag, TrialAttr
+from opt.stages.account_check import account_check
 from opt.stages.base import StagePlan, TrialContext, TrialResult
 from opt.stages.space import apply_params, suggest, validate_space
 from opt.studies import best_file, read_best
@@ -153,6 +163,8 @@ def _objectives(cfg: DictConfig) -> tuple[str, ...]:
     if not models or unknown:
         raise ConfigError(f"stage.models={models} must name model families from {list(cfg.stage.families)}")
     validate_space(cfg.stage.space, cfg, where="stage.space")
+    validate_space(OmegaConf.select(cfg, "stage.filter_search.space", default=None) or {}, cfg,
+                   where="stage.filter_search.space")
     for family in models:
         fcfg = cfg.copy()
         fcfg.model = family_config(cfg, family)
@@ -254,6 +266,13 @@ class BracketStage:
             ConfigError: bad stage-2 settings.
         """
         best1, path = stage1_handoff(cfg)
+        absent = object()
+        missing = [k for k in best1["params"] if OmegaConf.select(cfg, k, default=absent) is absent]
+        if missing:
+            hint = " (stage 1 labelled with outcome=triple_barrier)" if any(k.startswith("outcome.") for k in missing) \
+                else ""
+            raise ConfigError(f"{path} sets {', '.join(missing)}, which this config does not have{hint}: pass stage 2 "
+                              "the config group choices stage 1 ran with, e.g. outcome=triple_barrier")
         base = apply_params(cfg, best1["params"])
         objectives = _objectives(base)
         tags = {RunTag.STAGE1_RUN: str(best1.get(TrialAttr.MLFLOW_RUN_ID)), RunTag.STAGE1_FILE: str(path),
@@ -273,6 +292,8 @@ class BracketStage:
         params.update(suggest(trial, cfg.stage.space))
         if cfg.stage.knn_blend.search:
             params[KNN_ALPHA] = trial.suggest_float(KNN_ALPHA, 0.0, float(cfg.stage.knn_blend.alpha_high))
+        if OmegaConf.select(cfg, "stage.filter_search.enabled", default=False):  # market-context filters
+            params.update(suggest(trial, cfg.stage.filter_search.space))
         return params, apply_params(base, params)
 
     def objective(self, ctx: TrialContext, cfg: DictConfig) -> TrialResult:
@@ -282,10 +303,13 @@ class BracketStage:
                                    report=ctx.report, cache=ctx.cache)
         metrics = dict(wf.metrics)
         score, penalized = objective_score(obj, wf)
+        account = account_check(cfg, wf.trades, ctx.market.ctx.calendar.trading_day)  # conf/account
+        metrics.update(account.metrics)
+        score = float(obj.penalty) if account.infeasible else score
         metrics.update({"score": score, "min_trades_penalty": float(penalized),
                         "n_eval_events": float(np.sum(wf.step_metrics["n_events"]))})
         metrics.update(selection_metrics(ctx, cfg, wf))
-        tags = {}
+        tags = dict(account.tags)
         if penalized:
             tags[RunTag.MIN_TRADES_PENALTY] = f"{int(metrics['n_trades'])} < {int(obj.min_trades)}"
         extra, regimes, flag = robustness(ctx, cfg, wf)
@@ -296,5 +320,11 @@ class BracketStage:
         def write(folder: Path) -> None:
             write_walk_forward(wf, folder)
             regimes.to_csv(folder / "regimes.csv", index=False, float_format="%.6g")
+            if len(account.table):
+                account.table.to_csv(folder / "account.csv", index=False, float_format="%.10g")
 
-        return TrialResult(metrics=metrics, write_artifacts=write, step_metrics=wf.step_metrics, tags=tags)
+        return TrialResult(metrics=metrics,
+                           write_artifacts=with_filter_analysis(write, wf.trades, ctx.market.ctx, cfg),
+                           step_metrics=wf.step_metrics, tags=tags, constraints=account.constraints,
+                           write_best=trial_playback_writer(cfg, ctx.market.ctx, cached_dataset(ctx, cfg), wf.trades,
+                                                            ctx.number))  # playback.html (opt.playback.artifacts)
