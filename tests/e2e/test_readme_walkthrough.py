@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -161,6 +162,75 @@ def _stop(proc: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
         out, _ = proc.communicate()
         raise AssertionError(f"{proc.args} did not stop within {timeout} s of SIGTERM:\n{out[-3000:]}") from None
     return proc.returncode, out
+
+
+def _check_forced_promote(w: Walk, client: object, output: str) -> None:
+    """The third promote of opt-ES-csv: trained like its folds, replayed live = batch, a ledger of 3 reads,
+    and a decision report with every section filled that headless Chromium renders."""
+    experiment = client.get_experiment_by_name("opt-ES-csv")  # type: ignore[attr-defined]
+    run = client.search_runs([experiment.experiment_id], "tags.`opt.role` = 'promote'",  # type: ignore[attr-defined]
+                             order_by=["start_time DESC"])[0]
+    m = run.data.metrics
+    assert "retrained with the folds' median capacity" in output
+    assert m["replay_bars"] > 1000 and m["replay_signals_live"] == m["replay_signals_batch"]
+    assert "replay" not in run.data.tags["opt.failed_gates"] and m["n_orders"] >= 1
+    # the holdout ledger: the first two promotes read the test part too
+    assert m["holdout_reads"] == 3 and "looked at 3 times" in output
+    assert {"stress_net_pnl", "mc_net_pnl_p5", "mc_risk_of_ruin", "n_trials", "regime_session_rth_n_trades"} <= set(m)
+    assert m["stress_net_pnl"] < m["net_pnl"] if m["n_trades"] > 0 else m["stress_net_pnl"] == m["net_pnl"]
+    report = w.workdir / "experiments" / "opt-ES-csv" / "decision_report.html"
+    html = report.read_text()
+    for section in ("summary", "lineage", "gates", "per-fold", "equity", "monte-carlo", "cost-stress", "regimes",
+                    "overfitting", "ledger", "replay", "trades"):
+        assert f'id="{section}"' in html, section
+    assert "no data:" not in html, "a section of the decision report is empty"
+    # #12: per-class metrics and the confusion table on the promoted trial and the test part; no Grad-CAM
+    # for XGBoost; the test part's playback page
+    trial = client.get_run(run.data.tags["opt.stage2_run"])  # type: ignore[attr-defined]
+    for r, n_events in ((trial, "n_eval_events"), (run, "n_events")):
+        for c in ("break", "bounce", "chop"):
+            assert 0.0 <= r.data.metrics[f"precision_{c}"] <= 1.0 and 0.0 <= r.data.metrics[f"f1_{c}"] <= 1.0
+            counts = [r.data.metrics[f"{k}_{c}"] for k in ("tp", "fp", "tn", "fn")]
+            assert sum(counts) == r.data.metrics[n_events]
+    files = {a.path for a in client.list_artifacts(run.info.run_id)}  # type: ignore[attr-defined]
+    assert {"test_confusion_matrix.csv", "playback_test.html", "test_filter_analysis.csv"} <= files
+    assert "gradcam" not in files
+    assert "degenerate" not in run.data.tags["opt.failed_gates"], run.data.tags
+    dom = _render(report, w.workdir / "decision_report_es.png")
+    assert dom.count('class="main-svg"') >= 2, "plotly did not draw the equity and Monte Carlo charts"
+
+
+def _chromium() -> str:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium not found: install it (apt-get install -y chromium) to render opt's pages")
+    return chromium
+
+
+def _render(page: Path, png: Path) -> str:
+    """Load ``page`` in headless Chromium: the DOM after its scripts ran; a screenshot at ``png`` (also copied
+    to /tmp/opt-report-screenshots/)."""
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,900", "--virtual-time-budget=15000"]
+    dom = subprocess.run([_chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=180).stdout
+    subprocess.run([_chromium(), *flags, f"--screenshot={png}", page.as_uri()], capture_output=True, timeout=180)
+    assert png.is_file() and png.stat().st_size > 20000, f"{png}: a blank page?"
+    shots = Path("/tmp/opt-report-screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    shutil.copy(png, shots / png.name)
+    return dom
+
+
+def _check_playback(w: Walk, page: Path, *, trades: bool) -> None:
+    """A playback page: offline, candles and levels in its data, drawn by plotly in Chromium."""
+    from tests.helpers.playback import assert_offline, page_json
+
+    html = page.read_text()
+    assert_offline(html)
+    meta = page_json(html, "playback-data")
+    assert meta["n_bars"] > 100 and meta["levels"] and (len(meta["trades"]) >= 1 or not trades)
+    dom = _render(page, w.workdir / f"es_{page.stem}.png")
+    assert dom.count('class="main-svg"') >= 1, "plotly did not draw the playback chart"
 
 
 def _trials(workdir: Path, study: str, storage: str | None = None) -> list:
@@ -313,28 +383,39 @@ def test_the_readme_runs_in_order_on_es(walk: Walk) -> None:  # noqa: PLR0915 - 
     result = w.sh(f"{cmd} promote.replay.enabled=false", ok=(0, 3))
     if result.returncode == 3:
         assert "gate" in (result.stdout + result.stderr).lower()
-    cmd = w.next("python -m opt promote ... promote.trial=7")
+    cmd = w.next("python -m opt promote ... promote.trial=3")
     result = w.sh(cmd.replace("...", es) + " promote.replay.enabled=false", ok=(0, 3))
-    assert "opt-ES-csv-stage2 trial 7 (promote.trial" in result.stdout
+    assert "opt-ES-csv-stage2 trial 3 (promote.trial" in result.stdout
     cmd = w.next("python -m opt promote ... promote.force=true")
-    w.sh(cmd.replace("...", es))
+    out = w.sh(cmd.replace("...", es))
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{w.workdir / 'mlruns' / 'mlflow.db'}")
     champion = client.get_model_version_by_alias("opt-ES-csv", "champion")
+    _check_forced_promote(w, client, out.stdout + out.stderr)
 
     cmd = w.next("python -m opt list +stage=2 search.study_name=opt-ES-csv inspect.top=10 inspect.min_trades=30")
     out = w.sh(cmd).stdout
     assert "opt-ES-csv-stage2" in out and "best first" in out
-    cmd = w.next("python -m opt show +stage=2 search.study_name=opt-ES-csv inspect.trial=7")
+    cmd = w.next("python -m opt list +stage=2 search.study_name=opt-ES-csv inspect.sort=deflated_sharpe")
     out = w.sh(cmd).stdout
-    assert "opt-ES-csv-stage2" in out and re.search(r"\b7\b", out)
+    assert "ranked by deflated_sharpe" in out and "dsr_n_trials" in out
+    rows = json.loads(w.sh(f"{cmd} inspect.format=json").stdout)
+    dsr = [r["metrics"]["deflated_sharpe"] for r in rows]
+    known = [v for v in dsr if v == v]
+    assert known and known == sorted(known, reverse=True) and dsr[: len(known)] == known  # NaN (not computable) last
+    # N counts every configuration tried when the trial ran: the 4 stage-1 trials and the stage-2 trials up to it
+    assert all(4 < r["metrics"]["dsr_n_trials"] <= 4 + 8 for r in rows)
+    cmd = w.next("python -m opt show +stage=2 search.study_name=opt-ES-csv inspect.trial=3")
+    out = w.sh(cmd).stdout
+    assert "opt-ES-csv-stage2" in out and re.search(r"\b3\b", out)
     _ui(w, w.next("python -m opt ui"), dashboard=False)
 
     # The registered champion in Python, then served over HTTP
     code = w.next(next(c for c in w.commands if c.startswith("import mlflow")))
     signals = w.python(code + "\nprint(len(signals), list(signals.columns))").stdout
     assert "take_profit" in signals and "probability" in signals
+    assert int(signals.split()[0]) > 0, "more than a week of bars (events.warmup_bars) gives signals"
 
     port = free_port()
     serve = w.next('MLFLOW_TRACKING_URI=sqlite:///mlruns/mlflow.db mlflow models serve -m '
@@ -343,7 +424,7 @@ def test_the_readme_runs_in_order_on_es(walk: Walk) -> None:  # noqa: PLR0915 - 
     try:
         _wait(lambda: _answers(f"http://127.0.0.1:{port}/ping"), "mlflow models serve", timeout=120)
         curl = w.next(next(c for c in w.commands if c.startswith("curl ")))
-        bars = pd.read_csv(ES_CSV).tail(3000)
+        bars = pd.read_csv(ES_CSV).tail(12000)  # more than events.warmup_bars: signals
         body = json.loads(re.search(r"'(\{.*\})'", curl, flags=re.DOTALL).group(1).replace(", ...]", "]"))
         body["dataframe_split"]["data"] = bars.astype(object).values.tolist()
         body["params"] = {"tz": "UTC"}
@@ -351,14 +432,46 @@ def test_the_readme_runs_in_order_on_es(walk: Walk) -> None:  # noqa: PLR0915 - 
         payload.write_text(json.dumps(body))
         curl = re.sub(r"-d '\{.*\}'", "-d @request.json", curl, flags=re.DOTALL).replace("5001", str(port))
         predictions = json.loads(w.sh(curl).stdout)["predictions"]
-        assert isinstance(predictions, list)
+        assert isinstance(predictions, list) and predictions
         assert all({"entry", "stop", "take_profit"} <= set(p) for p in predictions)
     finally:
         _stop(proc)
 
     code = w.next(next(c for c in w.commands if c.startswith("from opt.studies import load_results")))
-    out = w.python(f"{code}\nprint(len(runs), runs['metrics.score'].is_monotonic_decreasing)").stdout
-    assert out.split()[-2:] == ["8", "True"], out  # the 8 stage-2 trial runs, best first
+    out = w.python(f"{code}\nprint(len(runs), runs['metrics.score'].dropna().is_monotonic_decreasing)").stdout
+    assert out.split()[-2:] == ["8", "True"], out  # the 8 stage-2 trial runs, best first (pruned ones, no score, last)
+
+    # The audit: clean on the ES file; with the README's own feature; with the champion
+    cmd = w.next(f"python -m opt audit {es}")
+    out = w.sh(cmd)
+    audit = json.loads((w.workdir / "experiments" / "opt-ES-csv" / "audit.json").read_text())
+    assert audit["passed"] is True and "look-ahead: 20 cuts" in out.stdout and "no difference" in out.stdout
+    feature = next(c for c in w.commands if c.startswith("# my_features.py"))
+    (w.workdir / "my_features.py").write_text(feature + "\n")  # the README's file, saved as it says
+    cmd = w.next("python -m opt audit ... 'features.custom=[{_target_: my_features.gap, lag: 5}]'")
+    out = w.sh(cmd.replace("...", es))
+    assert "custom_gap" in (w.workdir / "experiments" / "opt-ES-csv" / "audit.json").read_text()
+    cmd = w.next("python -m opt audit ... audit.champion=true")
+    out = w.sh(cmd.replace("...", es))
+    audit = json.loads((w.workdir / "experiments" / "opt-ES-csv" / "audit.json").read_text())
+    assert audit["passed"] is True and audit["champion"], "the champion's signals were not checked"
+    w.python(w.next(feature))
+
+    # Research tools: playback of the best trial and of the champion, rendered in Chromium; filters searched
+    cmd = w.next(f"python -m opt playback +stage=2 {es}")
+    w.sh(cmd)
+    _check_playback(w, next((w.workdir / "experiments" / "opt-ES-csv").glob("playback_trial*.html")), trades=True)
+    cmd = w.next("python -m opt playback playback.champion=true ... playback.start=2025-11-10 playback.end=2025-11-13")
+    w.sh(cmd.replace("...", es))
+    _check_playback(w, w.workdir / "experiments" / "opt-ES-csv" / "playback_champion.html", trades=False)
+    cmd = w.next("python -m opt run +stage=2 ... search.study_name=opt-ES-filters "
+                 f"{from_stage1} stage.filter_search.enabled=true")
+    w.sh(cmd.replace("...", es) + " search.n_trials=3 search.progress=false")
+    filtered = _trials(w.workdir, "opt-ES-filters-stage2")
+    assert all({"filters.time_of_day.enabled", "filters.ema_trend.enabled"} <= set(t.params) for t in filtered)
+    best = client.get_run(w.best("opt-ES-filters", 2)["mlflow_run_id"])
+    analysis = pd.read_csv(client.download_artifacts(best.info.run_id, "filter_analysis.csv"))
+    assert (analysis.groupby("kind")["n_trades"].sum() == best.data.metrics["n_trades"]).all()
 
     assert champion.version
     assert not w.commands, f"README commands the walk-through does not run: {w.commands}"
