@@ -200,6 +200,24 @@ def _check_forced_promote(w: Walk, client: object, output: str) -> None:
     assert dom.count('class="main-svg"') >= 2, "plotly did not draw the equity and Monte Carlo charts"
 
 
+def _check_stage2_evidence(w: Walk) -> None:
+    """#12, #13 on ES: every complete stage-2 trial logs its Monte Carlo bands, regime slices, account
+    verdict and deflated Sharpe ratio with N (the 4 stage-1 trials and the stage-2 trials up to it)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{w.workdir / 'mlruns' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("opt-ES-csv")
+    runs = client.search_runs([experiment.experiment_id], "tags.`opt.role` = 'trial' and tags.`opt.stage` = '2' "
+                              "and tags.`opt.trial_state` = 'COMPLETE'")
+    assert runs
+    for run in runs:
+        m = run.data.metrics
+        assert m["mc_net_pnl_p5"] <= m["mc_net_pnl_p50"] <= m["mc_net_pnl_p95"] and 0 <= m["mc_risk_of_ruin"] <= 1
+        assert {"regime_session_rth_net_pnl", "regime_trend_range_n_trades", "regime_max_slice_share"} <= set(m)
+        assert m["account_passed"] in (0.0, 1.0) and "precision_break" in m
+        assert m["dsr_n_trials"] == 4 + int(run.data.tags["opt.trial_number"]) + 1 and "deflated_sharpe" in m
+
+
 def _chromium() -> str:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -294,6 +312,7 @@ def test_the_readme_runs_in_order_on_es(walk: Walk) -> None:  # noqa: PLR0915 - 
     w.sh(f"{cmd} search.n_trials=8 search.progress=false")
     best2 = w.best("opt-ES-csv", 2)
     assert best2["data_fingerprint"] == best1["data_fingerprint"]  # stage 2 ran on stage 1's data
+    _check_stage2_evidence(w)
 
     cmd = w.next(f"python -m opt run +stage=2 ... model=cnn search.study_name=opt-ES-cnn {from_stage1}")
     w.sh(cmd.replace("...", es) + " search.n_trials=1 search.progress=false model.epochs=2")
