@@ -50,3 +50,24 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.Comp
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
     return subprocess.run([sys.executable, "-m", "opt", *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def copy_study(source: Path, target: Path) -> Path:
+    """Copy a study folder (experiments/, mlruns/) to ``target`` without harming ``source``'s open stores.
+
+    Never ``shutil.copytree`` a live SQLite database from inside this process: closing the copy's file
+    descriptors on ``mlflow.db``, ``-wal`` and ``-shm`` drops every POSIX lock this process holds on them
+    (SQLite's "how to corrupt a database", 2.2), and the tests that follow read a "database disk image is
+    malformed". The SQLite files are copied with SQLite's backup API instead, which SQLite's own lock
+    bookkeeping covers.
+    """
+    import shutil
+    import sqlite3
+
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("*.db", "*.db-wal", "*.db-shm", "*.db-journal"))
+    for db in source.rglob("*.db"):
+        dest = target / db.relative_to(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(sqlite3.connect(db)) as src, contextlib.closing(sqlite3.connect(dest)) as dst:
+            src.backup(dst)
+    return target

@@ -17,7 +17,7 @@ import pytest
 from tests.helpers.config import compose_config
 from tests.helpers.playback import assert_offline, page_json
 from tests.helpers.tiny_study import STUDY as TINY
-from tests.helpers.tiny_study import run_cli, tiny_study
+from tests.helpers.tiny_study import copy_study, run_cli, tiny_study
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from opt.search.runner import run_command
 
     root = tmp_path_factory.mktemp("playback") / "study"
-    shutil.copytree(tiny_study(tmp_path_factory), root)
+    copy_study(tiny_study(tmp_path_factory), root)  # not copytree: the tiny study's SQLite stays sound
     with contextlib.chdir(root):
         assert run_command(config("+stage=2", *STAGE2)) == 0
     return root
