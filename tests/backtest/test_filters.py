@@ -33,7 +33,7 @@ from opt.promote.policy import SignalPolicy
 from opt.promote.replay import replay_test_part
 
 from tests.helpers.config import compose_config
-from tests.helpers.dataset import default_cfg, load_es, synthetic
+from tests.helpers.dataset import default_cfg, garbage_after, load_es, synthetic
 
 NAN = np.nan
 
@@ -198,17 +198,6 @@ def test_contexts_read_the_levels_and_completed_higher_timeframe_bars(es: tuple[
         assert np.isnan(bc.ema_gap[m][: 200 * m - 1]).all() and np.isfinite(bc.ema_gap[m][-1000:]).all()
 
 
-def _garbage_after(bars: pd.DataFrame, t: int) -> pd.DataFrame:
-    rng = np.random.default_rng(t)
-    out = bars.copy()
-    k = len(bars) - t - 1
-    mid = rng.uniform(1.0, 1e5, k)
-    out.loc[t + 1 :, "open"] = mid
-    out.loc[t + 1 :, "close"] = mid[::-1]
-    out.loc[t + 1 :, "high"] = np.maximum(mid, mid[::-1]) + rng.uniform(0, 500, k)
-    out.loc[t + 1 :, "low"] = np.minimum(mid, mid[::-1]) - rng.uniform(0, 500, k)
-    out.loc[t + 1 :, "volume"] = rng.uniform(1, 1e6, k)
-    return out
 
 
 def test_contexts_at_or_before_t_ignore_the_bars_after_t(es: tuple[pd.DataFrame, MarketContext]) -> None:
@@ -224,7 +213,7 @@ def test_contexts_at_or_before_t_ignore_the_bars_after_t(es: tuple[pd.DataFrame,
         direction = rng.choice([-1, 1], 300)
         want = order_contexts(orders, direction, whole)
         for other in (build_context(bars.iloc[: t + 1], default_cfg()),
-                      build_context(_garbage_after(bars, t), default_cfg())):
+                      build_context(garbage_after(bars, t), default_cfg())):
             got = bar_contexts(other, ema_period=200)
             for name in ("minute_of_day", "is_rth", "weekday", "vwap_gap", "pd_position", "on_position"):
                 np.testing.assert_array_equal(getattr(got, name)[: t + 1], getattr(whole, name)[: t + 1],

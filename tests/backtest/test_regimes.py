@@ -27,7 +27,7 @@ from opt.indicators import timeframe_atr
 from opt.schema import TrialAttr
 
 from tests.helpers.config import compose_config
-from tests.helpers.dataset import default_cfg, load_es
+from tests.helpers.dataset import default_cfg, garbage_after, load_es
 
 
 def _cfg(lookback: int = 5, bars: int = 60, efficiency: float = 0.3) -> DictConfig:
@@ -44,16 +44,6 @@ def es() -> tuple[pd.DataFrame, MarketContext]:
     return bars, build_context(bars, default_cfg())
 
 
-def _garbage_after(bars: pd.DataFrame, t: int) -> pd.DataFrame:
-    rng = np.random.default_rng(t)
-    out = bars.copy()
-    k = len(bars) - t - 1
-    mid = rng.uniform(1.0, 1e5, k)
-    out.loc[t + 1 :, "open"] = mid
-    out.loc[t + 1 :, "close"] = mid[::-1]
-    out.loc[t + 1 :, "high"] = np.maximum(mid, mid[::-1]) + rng.uniform(0, 500, k)
-    out.loc[t + 1 :, "low"] = np.minimum(mid, mid[::-1]) - rng.uniform(0, 500, k)
-    return out
 
 
 def _labels(ctx: MarketContext, minutes: int) -> pd.DataFrame:
@@ -74,7 +64,7 @@ def test_labels_at_or_before_t_ignore_the_bars_after_t(es: tuple[pd.DataFrame, M
     cuts = [int(last_of_day[12]), int(last_of_day[12]) + 1, int(last_of_day[-3]) + 700]  # a day's last, first, mid bar
     whole = {minutes: _labels(full, minutes) for minutes in (1, 15)}
     for t in cuts:
-        for other in (build_context(bars.iloc[: t + 1], default_cfg()), build_context(_garbage_after(bars, t), default_cfg())):
+        for other in (build_context(bars.iloc[: t + 1], default_cfg()), build_context(garbage_after(bars, t), default_cfg())):
             for minutes, labels in whole.items():
                 known = labels.iloc[: t + 1]
                 assert {"low", "mid", "high"} <= set(known["volatility"]) and {"trend", "range"} <= set(known["trend"])

@@ -15,7 +15,7 @@ import pytest
 from opt.dataset import EventDataset, MarketContext, build_context, build_event_dataset
 from opt.indicators import timeframe_atr
 
-from tests.helpers.dataset import default_cfg, load_es, synthetic
+from tests.helpers.dataset import default_cfg, garbage_after, load_es, synthetic
 
 CFGS = {
     "default": default_cfg(),
@@ -29,17 +29,6 @@ CFGS = {
 }
 
 
-def _garbage_after(bars: pd.DataFrame, t: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    out = bars.copy()
-    k = len(bars) - t - 1
-    mid = rng.uniform(1.0, 1e5, k)
-    out.loc[t + 1 :, "open"] = mid
-    out.loc[t + 1 :, "close"] = mid[::-1]
-    out.loc[t + 1 :, "high"] = np.maximum(mid, mid[::-1]) + rng.uniform(0, 500, k)
-    out.loc[t + 1 :, "low"] = np.minimum(mid, mid[::-1]) - rng.uniform(0, 500, k)
-    out.loc[t + 1 :, "volume"] = rng.integers(0, 10**6, k).astype(float)
-    return out
 
 
 def _up_to(ds: EventDataset, last_bar: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -76,7 +65,7 @@ def _assert_context_prefix(full: MarketContext, other: MarketContext, t: int) ->
 def _check_cut(bars: pd.DataFrame, t: int, cfg, full: MarketContext, full_ds: EventDataset) -> int:
     lf = int(cfg.outcome.lookforward)
     prefix = build_context(bars.iloc[: t + 1], cfg)
-    garbage = build_context(_garbage_after(bars, t, seed=t), cfg)
+    garbage = build_context(garbage_after(bars, t, seed=t), cfg)
     _assert_context_prefix(full, prefix, t)
     _assert_context_prefix(full, garbage, t)
     prefix_ds, garbage_ds = build_event_dataset(prefix, cfg), build_event_dataset(garbage, cfg)

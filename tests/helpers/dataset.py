@@ -33,3 +33,20 @@ def synthetic(n_days: int = 20, seed: int = 3) -> pd.DataFrame:
     return generate_synthetic_bars(
         seed=seed, first_day="2025-03-03", n_days=n_days, start_price=5000.0, annual_vol=0.2, tick_size=0.25
     )
+
+
+def garbage_after(bars: pd.DataFrame, t: int, seed: int | None = None) -> pd.DataFrame:
+    """``bars`` with every bar after row ``t`` replaced by seeded random (valid OHLC) garbage: what the
+    no-look-ahead tests compare against (nothing at rows <= t may change). Seed: ``t`` by default."""
+    import numpy as np
+
+    rng = np.random.default_rng(t if seed is None else seed)
+    out = bars.copy()
+    k = len(bars) - t - 1
+    mid = rng.uniform(1.0, 1e5, k)
+    out.loc[t + 1 :, "open"] = mid
+    out.loc[t + 1 :, "close"] = mid[::-1]
+    out.loc[t + 1 :, "high"] = np.maximum(mid, mid[::-1]) + rng.uniform(0, 500, k)
+    out.loc[t + 1 :, "low"] = np.minimum(mid, mid[::-1]) - rng.uniform(0, 500, k)
+    out.loc[t + 1 :, "volume"] = rng.integers(0, 10**6, k).astype(float)
+    return out
