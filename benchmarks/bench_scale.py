@@ -75,6 +75,7 @@ def _templates(cfg: DictConfig, n: int = 200) -> list[dict[str, BaseDistribution
     from opt.stages import get_stage
 
     stage = get_stage(int(cfg.stage.id))
+    cfg = stage.plan(cfg).cfg  # the space as the run sees it (`only_if` leaves resolved)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     out = []
     for _ in range(n):

@@ -92,7 +92,8 @@ def _build(key: str, node: DictConfig, **kwargs: Any) -> Any:
 def make_sampler(cfg: DictConfig) -> optuna.samplers.BaseSampler:
     """The sampler of ``search.sampler`` (a ``_target_`` entry), seeded ``search.seed + search.worker_index``.
 
-    Choices (``conf/search/sampler``): tpe (default: multivariate, grouped, constant liar), tpe_independent,
+    Choices (``conf/search/sampler``): tpe (default: multivariate, grouped, constant liar, bounded history:
+    :class:`opt.search.samplers.BoundedTPESampler`), tpe_independent,
     gp, cmaes, qmc, random, grid, nsga2. The grid sampler (:class:`opt.search.grid.GridSearchSampler`)
     gets the points declared in the stage space (:func:`opt.search.grid.stage_grid`).
 
