@@ -10,7 +10,8 @@ SQLite is for one process (``search.workers=1``); the journal file serves severa
 host, PostgreSQL several hosts (:func:`check_parallel`).
 
 Before a journal file is opened, :func:`opt.studies.journal.check_journal` cuts a torn last line (an
-interrupted write) and refuses a corrupt record. A new journal or SQLite storage needs
+interrupted write) and refuses a corrupt record; the journal is opened with a snapshot beside it
+(``<journal>.snapshot``, :mod:`opt.studies.snapshot`) so a big study loads from its tail. A new journal or SQLite storage needs
 ``paths.min_free_mb`` free on its disk; a new SQLite storage is created under a temporary name and
 renamed into place once complete (:func:`opt.stores.create_sqlite_atomically`).
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import optuna
 from omegaconf import DictConfig
-from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+from optuna.storages.journal import JournalFileOpenLock
 
 from opt.errors import ConfigError, OptError
 from opt.secrets import mask_url
@@ -35,6 +36,7 @@ from opt.stores import (
     sqlite_file,
 )
 from opt.studies.journal import check_journal
+from opt.studies.snapshot import SnapshotJournalFileBackend
 
 __all__ = ["make_storage", "study_name_for", "describe_storage", "is_journal", "journal_path", "check_parallel"]
 
@@ -92,7 +94,7 @@ def make_storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
             ensure_free_space(path, float(cfg.paths.min_free_mb), "the Optuna journal")
         path.parent.mkdir(parents=True, exist_ok=True)
         check_journal(path)
-        backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+        backend = SnapshotJournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
         return optuna.storages.JournalStorage(backend)
     url = str(url)
     if not url.startswith(_RDB_PREFIXES):
