@@ -130,7 +130,8 @@ def mlflow_server(backend: str, folder: Path) -> Iterator[MlflowServer]:
     _prepare_store(backend)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "PYTHONUNBUFFERED": "1",
+           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no GenAI job runner (6 huey processes) to start
     # SQLAlchemy 2.1 picks psycopg 3 for a bare postgresql:// URL: the server gets the psycopg2 driver named
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", sqlalchemy_url(backend),
                "--artifacts-destination", str(artifacts), "--host", "127.0.0.1", "--port", str(port),

@@ -81,3 +81,13 @@ def test_stopping_opt_ui_stops_the_servers_it_started(workdir: Path) -> None:
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_the_ui_starts_without_mlflows_genai_job_runner_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opt.inspect import ui_environment
+
+    cfg = compose_config(["tracking.uri=http://127.0.0.1:5999"])  # a tracking server: no local store to find
+    monkeypatch.delenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", raising=False)
+    assert ui_environment(cfg)["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    monkeypatch.setenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "true")
+    assert ui_environment(cfg)["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "true"

@@ -186,8 +186,14 @@ def _dashboard_server(cfg: DictConfig) -> tuple[list[str], dict[str, str]]:
 
 
 def ui_environment(cfg: DictConfig) -> dict[str, str]:
-    """The MLflow UI's environment: telemetry per ``tracking.telemetry``, a secret store URL passed here."""
+    """The MLflow UI's environment: telemetry per ``tracking.telemetry``, a secret store URL passed here.
+
+    MLflow 3's server also starts a job runner with a pool of huey consumer processes for its GenAI jobs
+    (prompt optimization, scorers); opt has none, so it is off (``MLFLOW_SERVER_ENABLE_JOB_EXECUTION``,
+    unless set already): the UI starts ~6 processes fewer and answers sooner on 2 cores.
+    """
     env = dict(os.environ)
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     if not cfg.tracking.telemetry:
         env["MLFLOW_DISABLE_TELEMETRY"] = "true"
     uri = store_uri(cfg)
