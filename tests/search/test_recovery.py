@@ -149,6 +149,9 @@ def test_exception_and_nan_trials_fail_and_the_study_goes_on(workdir: Path) -> N
         run = by_number[number]
         assert run.info.status == "FAILED" and run.data.tags["opt.trial_state"] == "FAIL"
         assert run.data.tags["opt.error"] and "Traceback" in run.data.tags["opt.traceback"]
+        # a failed trial's run still has its params (they are logged with the outcome, opt.search.trial)
+        assert run.data.params["events.k_atr"] == str(study.trials[number].params["events.k_atr"])
+        assert "instrument.tick_size" in run.data.params
     parent = [r for r in runs if r.data.tags.get("opt.role") == "parent"][0]
     assert parent.info.status == "FINISHED" and parent.data.metrics["n_fail"] == 3
 

@@ -183,11 +183,12 @@ def write_trial_config(cfg: DictConfig, folder: Path) -> Path:
 
 
 def _log_result(sc: StudyContext, run_id: str, metrics: dict[str, float], steps: dict[str, list[float]],
-                write_artifacts: ArtifactWriter | None, cfg: DictConfig) -> None:
+                write_artifacts: ArtifactWriter | None, cfg: DictConfig, tags: dict[str, str],
+                params: dict[str, Any]) -> None:
     # per-fold series go to the trial's per_fold.csv (opt.backtest.report), not into the run's metrics,
     # where MLflow would show each one's last fold as if it were the trial's result
     del steps
-    sc.tracker.log(run_id, metrics=metrics)
+    sc.tracker.log(run_id, params=params, metrics=metrics, tags=tags)  # one batch: one store transaction, not three
     with tempfile.TemporaryDirectory(prefix="opt-artifacts-") as tmp:
         folder = Path(tmp)
         write_trial_config(cfg, folder)
@@ -237,7 +238,9 @@ def run_objective(sc: StudyContext, trial: optuna.Trial) -> Outcome:
                                   parent_run_id=sc.parent_run_id)
     trial.set_user_attr(TrialAttr.MLFLOW_RUN_ID, run_id)
     trial.set_user_attr(TrialAttr.CONFIG_PARAMS, params)  # config values (offsets resolved), read by stage 2
-    sc.tracker.log(run_id, params={**flatten_config(cfg, DATA_SECTIONS), **params})
+    # the run's params go in one batch with its outcome (every path below logs them): a store transaction
+    # less per trial; a trial killed with SIGKILL mid-objective keeps its params in Optuna, not in its run
+    run_params = {**flatten_config(cfg, DATA_SECTIONS), **params}
     report = _pruning_report(trial) if len(sc.plan.directions) == 1 else None
     ctx = TrialContext(market=sc.market, number=trial.number, cache=sc.cache, report=report,
                        selection=lambda: selection_bias(sc, trial.study))
@@ -250,33 +253,32 @@ def run_objective(sc: StudyContext, trial: optuna.Trial) -> Outcome:
         writer = result.write_artifacts if keeps_artifacts(sc, trial, values) else None
         if writer is not None and result.write_best is not None and best_so_far(trial, values):
             writer = _chained(writer, result.write_best)
-        _log_result(sc, run_id, result.metrics, result.step_metrics, writer, cfg)
-        sc.tracker.log(run_id, tags={RunTag.TRIAL_STATE: "COMPLETE", **result.tags})
+        _log_result(sc, run_id, result.metrics, result.step_metrics, writer, cfg,
+                    {RunTag.TRIAL_STATE: "COMPLETE", **result.tags}, run_params)
         trial.set_user_attr(TrialAttr.METRICS, {k: float(v) for k, v in result.metrics.items()})
         for name, value in result.constraints.items():  # Optuna's feasibility (<= 0): best_trial, TPE, NSGA-II
             trial.set_constraint(name, value)
         return Outcome(TrialState.COMPLETE, values=values, run_id=run_id)
     except TrialPrunedWithReason as pruned:
         _log_result(sc, run_id, pruned.metrics, {}, pruned.write_artifacts if keeps_artifacts(sc, trial, None) else None,
-                    cfg)
-        sc.tracker.log(run_id, tags={RunTag.TRIAL_STATE: "PRUNED", RunTag.PRUNE_REASON: pruned.reason})
+                    cfg, {RunTag.TRIAL_STATE: "PRUNED", RunTag.PRUNE_REASON: pruned.reason}, run_params)
         trial.set_user_attr(TrialAttr.PRUNE_REASON, pruned.reason)
         trial.set_user_attr(TrialAttr.METRICS, {k: float(v) for k, v in pruned.metrics.items()})
         return Outcome(TrialState.PRUNED, run_id=run_id)
     except optuna.TrialPruned as pruned:  # raised by the pruner through report()
         reason = str(pruned) or "pruner"
-        sc.tracker.log(run_id, tags={RunTag.TRIAL_STATE: "PRUNED", RunTag.PRUNE_REASON: reason})
+        sc.tracker.log(run_id, params=run_params, tags={RunTag.TRIAL_STATE: "PRUNED", RunTag.PRUNE_REASON: reason})
         trial.set_user_attr(TrialAttr.PRUNE_REASON, reason)
         return Outcome(TrialState.PRUNED, run_id=run_id)
     except (KeyboardInterrupt, SystemExit) as stop:
         message = f"interrupted by {stop}" if str(stop) else "interrupted"
         trial.set_user_attr(TrialAttr.ERROR, message)
-        sc.tracker.log(run_id, tags={RunTag.TRIAL_STATE: "FAIL", RunTag.ERROR: message})
+        sc.tracker.log(run_id, params=run_params, tags={RunTag.TRIAL_STATE: "FAIL", RunTag.ERROR: message})
         return Outcome(TrialState.FAIL, run_id=run_id, run_status="KILLED", interrupt=stop)
     except Exception as exc:  # noqa: BLE001 - a failed trial is recorded and the study goes on
         message = f"{type(exc).__name__}: {exc}"
         trial.set_user_attr(TrialAttr.ERROR, message[:2000])
-        sc.tracker.log(run_id, tags={RunTag.TRIAL_STATE: "FAIL", RunTag.ERROR: message[:5000],
-                                     RunTag.TRACEBACK: traceback.format_exc()[-5000:]})
+        sc.tracker.log(run_id, params=run_params, tags={RunTag.TRIAL_STATE: "FAIL", RunTag.ERROR: message[:5000],
+                                                         RunTag.TRACEBACK: traceback.format_exc()[-5000:]})
         log.warning("trial %d failed: %s", trial.number, message[:500])
         return Outcome(TrialState.FAIL, run_id=run_id, run_status="FAILED")
