@@ -36,14 +36,26 @@ ES_CSV = REPO.parent / "shared" / "data" / "ES_1min.csv"
 
 DEFAULT = "tpe"
 """The default sampler config (conf/search/default.yaml)."""
-QUALITY_SAMPLERS = ("tpe", "tpe_independent", "random", "qmc", "cmaes")
+QUALITY_SAMPLERS = ("tpe", "tpe@max_history=100", "tpe_independent", "random", "qmc", "cmaes")
 """Samplers compared on search quality (gp separately, with fewer trials: its ask() is O(n^2) or worse)."""
+
+
+def _sampler_overrides(sampler: str) -> list[str]:
+    """``NAME`` or ``NAME@key=value@key=value`` (e.g. ``tpe@max_history=100``): the sampler config and
+    overrides of its keys."""
+    name, *keys = sampler.split("@")
+    return [f"search.sampler={name}", *(f"search.sampler.{kv}" for kv in keys)]
+
+
+def _key(sampler: str) -> str:
+    """A bench.json-safe name for a sampler spec: ``tpe@max_history=100`` -> ``tpe_max_history_100``."""
+    return sampler.replace("@", "_").replace("=", "_")
 
 
 def _config(sampler: str, seed: int, data_end: str | None) -> Any:
     from tests.helpers.config import compose_config
 
-    over = ["+stage=1", f"search.sampler={sampler}", f"search.seed={seed}", "search.progress=false",
+    over = ["+stage=1", *_sampler_overrides(sampler), f"search.seed={seed}", "search.progress=false",
             "model.device=cpu", "model.n_jobs=1"]
     if ES_CSV.exists():
         over += ["data=csv", f"data.path={ES_CSV}", "instrument=es"]
@@ -119,15 +131,17 @@ def ask_ms(sampler: str, history: list[optuna.trial.FrozenTrial], repeats: int =
     return statistics.median(times)
 
 
-def bench_ask(samplers: tuple[str, ...] = (DEFAULT, "tpe_independent"), sizes: tuple[int, ...] = (1000, 10000),
+def bench_ask(samplers: tuple[str, ...] = (DEFAULT, "tpe@max_history=null", "tpe_independent"),
+              sizes: tuple[int, ...] = (1000, 10000),
               repeats: int = 5) -> dict[str, float]:
     """``ask_ms_<sampler>_<n>``: ask() + sampling cost with n finished trials (see :func:`ask_ms`)."""
     out: dict[str, float] = {}
     for n in sizes:
         history = _history(n, seed=n)
         for name in samplers:
-            out[f"ask_ms_{name}_{n}"] = round(ask_ms(name, history, repeats), 1)
-            print(f"# ask_ms_{name}_{n} = {out[f'ask_ms_{name}_{n}']}", flush=True)
+            key = f"ask_ms_{_key(name)}_{n}"
+            out[key] = round(ask_ms(name, history, repeats), 1)
+            print(f"# {key} = {out[key]}", flush=True)
     return out
 
 
@@ -150,8 +164,8 @@ def bench_quality(samplers: tuple[str, ...] = QUALITY_SAMPLERS, n_trials: int = 
             score, s = search_quality(name, n_trials=n, seed=seed, data_end=data_end, market=market)
             scores.append(score)
             secs.append(s)
-        out[f"sampler_best_score_{name}_{n}"] = round(statistics.median(scores), 5)
-        out[f"sampler_seconds_{name}_{n}"] = round(statistics.median(secs), 1)
+        out[f"sampler_best_score_{_key(name)}_{n}"] = round(statistics.median(scores), 5)
+        out[f"sampler_seconds_{_key(name)}_{n}"] = round(statistics.median(secs), 1)
         print(f"# {name} {n} trials: best scores {scores} (seeds), seconds {secs}", flush=True)
     return out
 

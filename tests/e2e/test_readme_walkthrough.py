@@ -130,8 +130,10 @@ class Walk:
         return command.replace(ES_README_PATH, str(ES_CSV))
 
     def sh(self, command: str, *, timeout: float = 600, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+        t0 = time.monotonic()
         result = subprocess.run(["bash", "-c", self.local(command)], cwd=self.workdir, env=self.env,
                                 capture_output=True, text=True, timeout=timeout)
+        print(f"[walk {time.monotonic() - t0:6.1f} s] {command[:150]}", flush=True)
         assert result.returncode in ok, (f"{command}\nexit {result.returncode}\n--- stdout\n{result.stdout[-3000:]}"
                                          f"\n--- stderr\n{result.stderr[-4000:]}")
         return result
@@ -141,8 +143,10 @@ class Walk:
                                 text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
     def python(self, code: str, *, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        t0 = time.monotonic()
         result = subprocess.run([sys.executable, "-c", self.local(code)], cwd=self.workdir, env=self.env,
                                 capture_output=True, text=True, timeout=timeout)
+        print(f"[walk {time.monotonic() - t0:6.1f} s] python: {code.splitlines()[0][:120]}", flush=True)
         assert result.returncode == 0, f"{code}\n--- stderr\n{result.stderr[-4000:]}"
         return result
 

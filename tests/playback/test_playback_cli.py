@@ -69,7 +69,7 @@ def champion(study: Path) -> str:
         from opt.promote.command import promote_command
 
         with contextlib.chdir(study):
-            assert promote_command(config(*NO_GATES)) == 0
+            assert promote_command(config(*NO_GATES, "promote.replay.enabled=false")) == 0
         return str(_client(study).get_model_version_by_alias(MODEL, "champion").version)
 
 

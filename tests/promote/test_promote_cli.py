@@ -30,6 +30,9 @@ NO_GATES = [f"promote.gates.{g}=null" for g in ("min_trades", "min_net_pnl", "mi
                                                   "min_plateau_score")] + [
     "promote.degenerate.min_rounds=null", "promote.degenerate.require_confidence=false",
     "promote.degenerate.require_orders=false"]
+#: the bar-by-bar live replay of the test part (~9 s a promote here) is checked by tests/promote/test_replay.py, the
+#: CNN champion on ES (tests/promote/test_promote_es.py) and the README walk-through's last promote
+NO_REPLAY = "promote.replay.enabled=false"
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,7 @@ def champion(study: Path) -> str:
         return str(_client(study).get_model_version_by_alias(MODEL, "champion").version)
     except Exception:  # noqa: BLE001 - no registered model or alias yet
         with contextlib.chdir(study):
-            assert promote_command(config(*NO_GATES)) == 0
+            assert promote_command(config(*NO_GATES, NO_REPLAY)) == 0
         return str(_client(study).get_model_version_by_alias(MODEL, "champion").version)
 
 
@@ -77,7 +80,8 @@ def test_promote_without_a_stage2_study_says_what_to_run(workdir: Path) -> None:
 
 def test_an_impossible_gate_refuses_names_the_gate_and_registers_nothing(study: Path) -> None:
     before = _versions(study)
-    result = run_cli(["promote", *COMMON, "promote.gates.min_trades=1000000", "promote.gates.min_account_passed=0"],
+    result = run_cli(["promote", *COMMON, "promote.gates.min_trades=1000000", "promote.gates.min_account_passed=0",
+                      NO_REPLAY],
                      study)
     assert result.returncode == 3, result.stderr[-3000:]
     assert "gate(s) failed" in result.stderr and "min_trades: n_trades=" in result.stderr
@@ -111,7 +115,7 @@ def test_an_impossible_gate_refuses_names_the_gate_and_registers_nothing(study: 
 def test_force_registers_despite_the_gate_with_lineage_and_the_champion_alias(study: Path) -> None:
     before = _versions(study)
     result = run_cli(["promote", *COMMON, "promote.gates.min_trades=1000000", "promote.force=true",
-                      "promote.dsr.min_days=5"], study)
+                      "promote.dsr.min_days=5", NO_REPLAY], study)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "registered despite failed gate(s): min_trades" in result.stderr
     versions = _versions(study)
@@ -134,7 +138,7 @@ def test_force_registers_despite_the_gate_with_lineage_and_the_champion_alias(st
 def test_a_second_promote_that_passes_moves_the_alias(study: Path) -> None:
     with contextlib.chdir(study):
         first = _versions(study)
-        assert promote_command(config(*NO_GATES)) == 0
+        assert promote_command(config(*NO_GATES, NO_REPLAY)) == 0
     champion = _client(study).get_model_version_by_alias(MODEL, "champion")
     assert int(champion.version) == (first[-1] if first else 0) + 1
     assert champion.tags["opt.forced"] == "false" and champion.tags["opt.failed_gates"] == ""

@@ -26,7 +26,7 @@ def es_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not ES_CSV.is_file():
         pytest.skip(f"real ES data not found at {ES_CSV}")
     root = tmp_path_factory.mktemp("es-promote")
-    result = run_cli(["run", "+stage=1", *DATA, "search.n_trials=4"], root, timeout=600)
+    result = run_cli(["run", "+stage=1", *DATA, "search.n_trials=2"], root, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return root
 
@@ -59,8 +59,8 @@ def _promote_run(root: Path, study: str):  # noqa: ANN202
 def test_the_champion_is_trained_like_its_folds_and_trades(es_study: Path, model: str, study: str, unit: str) -> None:
     stage1 = es_study / "experiments" / "opt-ES-csv" / "best_stage1.yaml"
     args = [*DATA, f"search.study_name={study}"]
-    result = run_cli(["run", "+stage=2", *args, f"model={model}", f"stage.from_stage1={stage1}", "search.n_trials=4"],
-                     es_study, timeout=900)
+    result = run_cli(["run", "+stage=2", *args, f"model={model}", f"stage.from_stage1={stage1}", "search.n_trials=2",
+                      "stage.model_space.cnn.model.epochs.high=6"], es_study, timeout=900)  # 5..6 epochs: time, not what is tested
     assert result.returncode == 0, result.stderr[-3000:]
     result = run_cli(["promote", *args, "promote.force=true"], es_study, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]

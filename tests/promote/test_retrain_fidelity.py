@@ -108,7 +108,7 @@ def test_promote_refuses_a_deliberately_degenerate_champion(study: Path, capsys:
     gates_off = [f"promote.gates.{g}=null" for g in ("min_trades", "min_net_pnl", "min_deflated_sharpe", "max_pbo")]
     with contextlib.chdir(study):  # no real champion keeps 100,000 rounds
         code = promote_command(config(*gates_off, "promote.degenerate.min_rounds=100000",
-                                      f"promote.model_name={STUDY}-degenerate"))
+                                      f"promote.model_name={STUDY}-degenerate", "promote.replay.enabled=false"))
     assert code == GATES_FAILED_EXIT_CODE
     err = capsys.readouterr().err
     assert "promote refused" in err and "degenerate.min_rounds" in err and "the champion kept only" in err

@@ -141,7 +141,8 @@ def champion(study: Path) -> Path:
     from opt.promote.command import promote_command
 
     with contextlib.chdir(study):
-        assert promote_command(config("promote.force=true")) == 0
+        # the live replay of the test part is checked elsewhere (tests/promote/test_replay.py, test_promote_es.py)
+        assert promote_command(config("promote.force=true", "promote.replay.enabled=false")) == 0
     client = _client(study)
     version = client.get_model_version_by_alias(MODEL, "champion")
     uri = client.get_model_version_download_uri(MODEL, version.version)
