@@ -35,3 +35,22 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
     if not cuda_available():
         pytest.skip("no CUDA device (torch.cuda.is_available() is false): cuda test skipped")
+
+
+#: the longest test files (seconds on a 2-core machine), started first so that the two test processes
+#: (pytest-xdist, a file per process) end together instead of waiting on a long file picked up last
+LONGEST_FIRST = ("tests/e2e/test_readme_walkthrough.py",  # ~370 s: every README command on ES
+                 "tests/promote/test_promote_cli.py", "tests/e2e/test_tracking_server.py",
+                 "tests/promote/test_promote_es.py", "tests/search/test_disk_full.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run :data:`LONGEST_FIRST` files first, in that order; the rest keep their order."""
+    del config
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    root = Path(__file__).resolve().parents[1]
+
+    def key(item: pytest.Item) -> int:
+        return rank.get(Path(str(item.fspath)).resolve().relative_to(root).as_posix(), len(rank))
+
+    items.sort(key=key)  # stable: the order within a file and among the others is kept

@@ -356,7 +356,7 @@ def test_the_readme_runs_in_order_on_es(walk: Walk) -> None:  # noqa: PLR0915 - 
     server = None
     try:
         server = w.background(team(w.next(
-            "MLFLOW_DISABLE_TELEMETRY=true mlflow server --backend-store-uri postgresql+psycopg2://opt@db.lan:5432/opt_mlflow "
+            "MLFLOW_DISABLE_TELEMETRY=true MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow server --backend-store-uri postgresql+psycopg2://opt@db.lan:5432/opt_mlflow "
             "--artifacts-destination /srv/mlflow-artifacts --host 0.0.0.0 --port 5000")))
         _wait(lambda: _answers(f"http://127.0.0.1:{port}/health"), "the team's mlflow server", timeout=120)
         cmd = w.next("python -m opt run +stage=1 data=csv data.path=/data/ES_1min.csv instrument=es search.n_trials=2000 "
