@@ -111,3 +111,29 @@ def test_the_default_sampler_config_is_bounded_tpe() -> None:
     assert sampler._max_history == 1000 and sampler._n_best == 50
     unbounded = make_sampler(compose_config(["+stage=1", "search.sampler.max_history=null"]))
     assert isinstance(unbounded, BoundedTPESampler) and unbounded._max_history is None
+
+
+def test_the_history_follows_other_workers_trials_finished_out_of_order() -> None:
+    """Each ask reads only the trials it has not seen finished; trials that other workers (another
+    sampler on the same storage) finish later, or out of order, are all picked up."""
+    storage = optuna.storages.InMemoryStorage()
+    a_sampler = BoundedTPESampler(max_history=20, n_best=5, seed=0, n_startup_trials=3)
+    a = optuna.create_study(storage=storage, study_name="s", direction="maximize", sampler=a_sampler)
+    b = optuna.load_study(storage=storage, study_name="s", sampler=BoundedTPESampler(seed=1, n_startup_trials=3))
+    held = []
+    for i in range(30):
+        mine = a.ask()
+        mine.suggest_float("x", 0.0, 1.0)
+        other = b.ask()  # B's trial stays RUNNING while A's next ones run (a slow worker)
+        other.suggest_float("x", 0.0, 1.0)
+        held.append(other)
+        a.tell(mine, float(i % 11))
+        if i % 3 == 2:  # B finishes its trials in a burst, oldest last
+            for t in reversed(held):
+                b.tell(t, float(i % 7))
+            held.clear()
+    a.ask().suggest_float("x", 0.0, 1.0)  # a last read (the sampler reads the study on a trial's first suggest)
+    finished = sorted(t.number for t in a.get_trials(deepcopy=False) if t.state.is_finished())
+    assert [t.number for t in a_sampler._history.finished] == finished  # type: ignore[union-attr]
+    best = sorted((t for t in a.trials if t.state == TrialState.COMPLETE), key=lambda t: (-t.value, t.number))[:5]
+    assert [t.number for t in a_sampler._history.best] == [t.number for t in best]  # type: ignore[union-attr]

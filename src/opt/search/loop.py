@@ -44,6 +44,7 @@ from opt.search.signals import GracefulStop
 from opt.search.trial import LIVE_STATES, Outcome, StudyContext, run_objective
 from opt.search.trial_log import log_path, log_trial
 from opt.studies import FINISHED_STATES
+from opt.studies.index import trials_of
 
 __all__ = ["POLL_S", "counts", "ConsecutiveFailures", "Progress", "run_trials", "trial_id"]
 
@@ -55,7 +56,7 @@ Callback = Callable[[optuna.Study, FrozenTrial], None]
 
 def counts(study: optuna.Study) -> tuple[int, int]:
     """(finished, finished + running) trials of ``study``."""
-    live = study.get_trials(deepcopy=False, states=LIVE_STATES)
+    live = trials_of(study, LIVE_STATES)  # reads only what changed since the last call (opt.studies.index)
     return sum(1 for t in live if t.state in FINISHED_STATES), len(live)
 
 

@@ -29,6 +29,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from opt.errors import ConfigError
+from opt.studies.index import trials_of
 
 __all__ = ["STOP_REASON_TAG", "StopRule", "stale_trials"]
 
@@ -49,16 +50,18 @@ def stale_trials(study: optuna.Study) -> tuple[int, FrozenTrial | None]:
         no trial is COMPLETE; ``best`` is then None).
     """
     sign = 1.0 if study.directions[0] == StudyDirection.MAXIMIZE else -1.0
-    finished = sorted(study.get_trials(deepcopy=False, states=_FINISHED),
-                      key=lambda t: (t.datetime_complete or _EPOCH, t.number))
-    best: FrozenTrial | None = None
-    stale = 0
-    for t in finished:
-        if t.state == TrialState.COMPLETE and t.values and (best is None or sign * t.values[0] > sign * best.values[0]):
-            best, stale = t, 0
-        else:
-            stale += 1
-    return stale, best
+    finished = trials_of(study, _FINISHED)  # O(new) reads (opt.studies.index); no sort: O(n) per call
+
+    def order(t: FrozenTrial) -> tuple[datetime.datetime, int]:
+        return (t.datetime_complete or _EPOCH, t.number)
+
+    complete = [t for t in finished if t.state == TrialState.COMPLETE and t.values]
+    if not complete:
+        return len(finished), None
+    top = max(sign * t.values[0] for t in complete)
+    best = min((t for t in complete if sign * t.values[0] == top), key=order)  # the first to reach the best score
+    mark = order(best)
+    return sum(1 for t in finished if order(t) > mark), best
 
 
 class StopRule:
@@ -119,7 +122,7 @@ class StopRule:
             with warnings.catch_warnings():  # Terminator is marked experimental
                 warnings.simplefilter("ignore")
                 if self.terminator.should_terminate(study):
-                    n = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+                    n = len(trials_of(study, (TrialState.COMPLETE,)))
                     return (f"search.terminator=true: Optuna's Terminator found the remaining room to improve below "
                             f"the score's noise after {n} complete trials")
         return None

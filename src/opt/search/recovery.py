@@ -28,6 +28,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from opt.schema import RunTag, TrialAttr
+from opt.studies.index import trials_of
 from opt.tracking import Tracker
 
 __all__ = ["identity", "process_start", "is_dead", "reap_dead_trials",
@@ -95,7 +96,7 @@ def reap_dead_trials(study: optuna.Study, storage: optuna.storages.BaseStorage, 
     me, _ = identity()
     now = datetime.datetime.now()
     reaped = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    for trial in trials_of(study, (TrialState.RUNNING,)):  # RUNNING trials are always read afresh
         worker = trial.user_attrs.get(TrialAttr.WORKER)
         if worker is None:
             age = (now - trial.datetime_start).total_seconds() if trial.datetime_start else 0.0
@@ -225,7 +226,7 @@ class Recovery:
         """
         reap_dead_trials(self.study, self.storage, grace_s=self.grace_s)
         fail_stale_trials(self.study, self.storage)
-        failed = {t.number for t in self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+        failed = {t.number for t in trials_of(self.study, (TrialState.FAIL,))}  # numbers only: states are final
         new = failed - (self._failed_seen or set())
         if self._failed_seen is None or new:
             heartbeat = _record_heartbeat_failures(self.study, new, self.grace_s)

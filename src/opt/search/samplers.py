@@ -20,6 +20,7 @@ Its cost in search quality is measured by ``benchmarks/bench_samplers.py`` (READ
 
 from __future__ import annotations
 
+import bisect
 import copy
 import math
 from collections.abc import Container, Sequence
@@ -38,20 +39,12 @@ def _feasible(trial: FrozenTrial) -> bool:
     return all(value <= 0.0 for value in trial.constraints.values())  # Optuna: feasible when all <= 0
 
 
+def _number(trial: FrozenTrial) -> int:
+    return trial.number
+
+
 def _rank_key(trial: FrozenTrial, sign: float) -> tuple[float, int]:
     return (-sign * float(trial.value), trial.number)  # type: ignore[arg-type]
-
-
-def _spread(rest: Sequence[FrozenTrial], k: int) -> list[FrozenTrial]:
-    """``k`` trials of ``rest`` evenly spaced by position, first and last included (all when ``k >= len``)."""
-    if k >= len(rest):
-        return list(rest)
-    if k <= 0:
-        return []
-    if k == 1:
-        return [rest[-1]]
-    step = (len(rest) - 1) / (k - 1)
-    return [rest[round(i * step)] for i in range(k)]
 
 
 def bounded_history(trials: Sequence[FrozenTrial], *, max_history: int, n_best: int,
@@ -75,22 +68,46 @@ def bounded_history(trials: Sequence[FrozenTrial], *, max_history: int, n_best: 
     Raises:
         ValueError: ``max_history < 1`` or ``n_best`` outside ``[0, max_history]``.
     """
-    if max_history < 1 or not 0 <= n_best <= max_history:
-        raise ValueError(f"bounded TPE history needs max_history >= 1 and 0 <= n_best <= max_history, "
-                         f"got max_history={max_history}, n_best={n_best}")
+    _check_bounds(max_history, n_best)
     finished = [t for t in trials if t.state.is_finished()]
+    running = [t for t in trials if not t.state.is_finished()]
     if len(finished) <= max_history:
         return list(trials)
-    running = [t for t in trials if not t.state.is_finished()]
     if direction is None or n_best == 0:
         best = []
     elif best is None:
         sign = 1.0 if direction == StudyDirection.MAXIMIZE else -1.0
         best = sorted((t for t in finished if t.state == TrialState.COMPLETE and t.value is not None
                        and math.isfinite(t.value) and _feasible(t)), key=lambda t: _rank_key(t, sign))[:n_best]
+    return _select(finished, running, best, max_history)
+
+
+def _check_bounds(max_history: int, n_best: int) -> None:
+    if max_history < 1 or not 0 <= n_best <= max_history:
+        raise ValueError(f"bounded TPE history needs max_history >= 1 and 0 <= n_best <= max_history, "
+                         f"got max_history={max_history}, n_best={n_best}")
+
+
+def _select(finished: Sequence[FrozenTrial], running: Sequence[FrozenTrial], best: Sequence[FrozenTrial],
+            max_history: int) -> list[FrozenTrial]:
+    """``best`` + an evenly spaced sample of the other ``finished`` trials (``max_history`` in all when there
+    are more) + ``running``, in number order; O(max_history) for ``finished`` in number order."""
+    if len(finished) <= max_history:
+        return sorted([*finished, *running], key=lambda t: t.number)
     chosen = {t.number for t in best}
-    rest = [t for t in finished if t.number not in chosen]
-    return sorted([*best, *_spread(rest, max_history - len(best)), *running], key=lambda t: t.number)
+    k = max_history - len(best)
+    spread: list[FrozenTrial] = []
+    step = (len(finished) - 1) / (k - 1) if k > 1 else 0.0
+    nxt = 0  # positions before this one are taken
+    for i in range(k):  # evenly spaced positions, each moved past the best trials it lands on
+        at = max(len(finished) - 1 if k == 1 else round(i * step), nxt)
+        while at < len(finished) and finished[at].number in chosen:
+            at += 1
+        if at >= len(finished):
+            break
+        spread.append(finished[at])
+        nxt = at + 1
+    return sorted([*best, *spread, *running], key=lambda t: t.number)
 
 
 class _HistoryView:
@@ -111,6 +128,57 @@ class _HistoryView:
 
     def get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None) -> list[FrozenTrial]:
         return self._get_trials(deepcopy=deepcopy, states=states)
+
+
+class _History:
+    """The finished trials of one study as this process has seen them, kept up to date by reading only
+    the trials it has not seen finished (finished trials never change): one storage read of the whole
+    study when created, then O(new + running) per ``ask()`` instead of O(study).
+
+    Attributes:
+        finished: finished trials (any finished state), in number order.
+        best: the ``n_best`` best feasible COMPLETE trials (none with several objectives).
+        n_modelled: COMPLETE + PRUNED trials among them (what TPE counts for its good set).
+    """
+
+    def __init__(self, study: Study, direction: StudyDirection | None, n_best: int) -> None:
+        self.study_id = study._study_id
+        self.sign = None if direction is None else (1.0 if direction == StudyDirection.MAXIMIZE else -1.0)
+        self.n_best = n_best
+        self.finished: list[FrozenTrial] = []
+        self.best: list[FrozenTrial] = []
+        self.n_modelled = 0
+        self.pending: set[int] = set()  # numbers seen unfinished
+        self.next_number: int | None = None  # numbers from here on not read yet (None: nothing read yet)
+
+    def _add(self, new: list[FrozenTrial]) -> None:
+        for trial in new:  # few per ask: O(log n) each, not a sort of the whole history
+            bisect.insort(self.finished, trial, key=_number)
+        self.n_modelled += sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in new)
+        if self.sign is not None and self.n_best:
+            sign = self.sign
+            self.best.extend(t for t in new if t.state == TrialState.COMPLETE and t.value is not None
+                             and math.isfinite(t.value) and _feasible(t))
+            self.best.sort(key=lambda t: _rank_key(t, sign))
+            del self.best[self.n_best:]
+
+    def refresh(self, study: Study, number: int) -> list[FrozenTrial]:
+        """Read what changed before trial ``number``; return the unfinished trials other than it (the
+        RUNNING trials of other workers, for the constant liar)."""
+        if self.next_number is None:  # the first ask of this process: the whole study once
+            trials = study._get_trials(deepcopy=False, use_cache=False)
+            fetched = [t for t in trials if t.number != number]
+            self.next_number = max((t.number for t in trials), default=-1) + 1
+        else:
+            storage, wanted = study._storage, sorted(self.pending | set(range(self.next_number, number)))
+            fetched = [storage.get_trial(storage.get_trial_id_from_study_id_trial_number(self.study_id, n))
+                       for n in wanted]
+            self.next_number = max(self.next_number, number + 1)
+        done = [t for t in fetched if t.state.is_finished()]
+        running = [t for t in fetched if not t.state.is_finished()]
+        self._add(done)
+        self.pending = {t.number for t in running} | {number}  # this trial finishes later: read it then
+        return running
 
 
 class BoundedTPESampler(TPESampler):
@@ -136,35 +204,22 @@ class BoundedTPESampler(TPESampler):
         self._max_history = None if max_history is None else int(max_history)
         self._n_best = int(n_best) if max_history is None else min(int(n_best), int(max_history))
         self._view_of: tuple[int, int, list[FrozenTrial]] | None = None  # (study id, trial number, view)
-        self._best_of: tuple[int, set[int], list[FrozenTrial]] | None = None  # (study id, finished seen, best)
-
-    def _best(self, study: Study, trials: Sequence[FrozenTrial], direction: StudyDirection) -> list[FrozenTrial]:
-        """The ``n_best`` best feasible COMPLETE trials, updated with the trials finished since the last call
-        (a finished trial never changes, so each is looked at once per process)."""
-        if self._best_of is None or self._best_of[0] != study._study_id:
-            self._best_of = (study._study_id, set(), [])
-        _, seen, best = self._best_of
-        new = [t for t in trials if t.state.is_finished() and t.number not in seen]
-        if new:
-            seen.update(t.number for t in new)
-            sign = 1.0 if direction == StudyDirection.MAXIMIZE else -1.0
-            best.extend(t for t in new if t.state == TrialState.COMPLETE and t.value is not None
-                        and math.isfinite(t.value) and _feasible(t))
-            best.sort(key=lambda t: _rank_key(t, sign))
-            del best[self._n_best:]
-        return best
+        self._history: _History | None = None
 
     def _view(self, study: Study, trial: FrozenTrial) -> Study:
         key = (study._study_id, trial.number)
         if self._view_of is None or self._view_of[:2] != key:
-            trials = study._get_trials(deepcopy=False, use_cache=False)
-            self._set_gamma(study, sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials))
-            if self._max_history is not None:
+            if self._history is None or self._history.study_id != study._study_id:
                 direction = None if study._is_multi_objective() else study.direction
-                best = None if direction is None else self._best(study, trials, direction)
-                trials = bounded_history(trials, max_history=self._max_history, n_best=self._n_best,
-                                         direction=direction, best=best)
-            self._view_of = (*key, trials)
+                self._history = _History(study, direction, self._n_best)
+            running = self._history.refresh(study, trial.number)
+            self._set_gamma(study, self._history.n_modelled)
+            finished = self._history.finished
+            if self._max_history is None:
+                view = sorted([*finished, *running], key=lambda t: t.number)
+            else:
+                view = _select(finished, running, self._history.best, self._max_history)
+            self._view_of = (*key, view)
         return _HistoryView(study, self._view_of[2])  # type: ignore[return-value]
 
     def _set_gamma(self, study: Study, n_history: int) -> None:

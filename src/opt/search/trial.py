@@ -43,6 +43,7 @@ from opt.secrets import masked_container
 from opt.stages import PreparedMarket, Stage, StagePlan, TrialContext, TrialPrunedWithReason
 from opt.stages.base import ArtifactWriter
 from opt.studies import direction_sign, load_study
+from opt.studies.index import trials_of
 from opt.studies.selection import stage2_sharpes, trials_tried
 from opt.tracking import Tracker
 from opt.tracking.artifacts import flatten_config
@@ -91,7 +92,7 @@ def claim(trial: optuna.Trial, target: int) -> None:
     trial.set_user_attr(TrialAttr.WORKER, worker)
     if started is not None:
         trial.set_user_attr(TrialAttr.WORKER_START, started)
-    live = trial.study.get_trials(deepcopy=False, states=LIVE_STATES)
+    live = trials_of(trial.study, LIVE_STATES)
     if len(live) < target:  # fewer than ``target`` trials in all: none to count (the loop at 50,000)
         return
     ahead = sum(1 for t in live if t.number < trial.number)
@@ -146,7 +147,7 @@ def keeps_artifacts(sc: StudyContext, trial: optuna.Trial, values: tuple[float, 
     k = max(int(sc.cfg.tracking.trial_artifacts_top_k), int(sc.cfg.promote.pbo.top_k))
     sign, mine = direction_sign(trial.study), values[0]
     better = 0
-    for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+    for t in trials_of(trial.study, (TrialState.COMPLETE,)):
         if t.values and sign * t.values[0] > sign * mine:
             better += 1
             if better >= k:
@@ -158,7 +159,7 @@ def best_so_far(trial: optuna.Trial, values: tuple[float, ...]) -> bool:
     """No COMPLETE trial of the study has a better first objective than ``values`` (ties count for it)."""
     sign = direction_sign(trial.study)
     return not any(t.values and sign * t.values[0] > sign * values[0]
-                   for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+                   for t in trials_of(trial.study, (TrialState.COMPLETE,)))
 
 
 def _chained(first: ArtifactWriter, then: ArtifactWriter) -> ArtifactWriter:
