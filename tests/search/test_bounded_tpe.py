@@ -108,7 +108,7 @@ def test_the_default_sampler_config_is_bounded_tpe() -> None:
 
     sampler = make_sampler(compose_config(["+stage=1"]))
     assert isinstance(sampler, BoundedTPESampler)
-    assert sampler._max_history == 1000 and sampler._n_best == 50
+    assert sampler._max_history == 250 and sampler._n_best == 50
     unbounded = make_sampler(compose_config(["+stage=1", "search.sampler.max_history=null"]))
     assert isinstance(unbounded, BoundedTPESampler) and unbounded._max_history is None
 

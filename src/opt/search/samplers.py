@@ -195,7 +195,7 @@ class BoundedTPESampler(TPESampler):
         ValueError: ``max_history < 1`` or ``n_best`` outside ``[0, max_history]``.
     """
 
-    def __init__(self, *, max_history: int | None = 1000, n_best: int = 50, **kwargs: Any) -> None:
+    def __init__(self, *, max_history: int | None = 250, n_best: int = 50, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if max_history is not None:
             bounded_history([], max_history=int(max_history), n_best=min(int(n_best), int(max_history)),
