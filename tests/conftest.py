@@ -51,6 +51,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     root = Path(__file__).resolve().parents[1]
 
     def key(item: pytest.Item) -> int:
-        return rank.get(Path(str(item.fspath)).resolve().relative_to(root).as_posix(), len(rank))
+        path = Path(str(item.fspath)).resolve()
+        return rank.get(path.relative_to(root).as_posix(), len(rank)) if path.is_relative_to(root) else len(rank)
 
     items.sort(key=key)  # stable: the order within a file and among the others is kept
