@@ -32,6 +32,8 @@ from optuna.samplers._tpe.sampler import default_gamma, default_gamma_multiobjec
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from opt.studies.index import trials_of
+
 __all__ = ["BoundedTPESampler", "bounded_history"]
 
 
@@ -48,8 +50,7 @@ def _rank_key(trial: FrozenTrial, sign: float) -> tuple[float, int]:
 
 
 def bounded_history(trials: Sequence[FrozenTrial], *, max_history: int, n_best: int,
-                    direction: StudyDirection | None,
-                    best: Sequence[FrozenTrial] | None = None) -> list[FrozenTrial]:
+                    direction: StudyDirection | None) -> list[FrozenTrial]:
     """The trials TPE sees: all of ``trials`` when at most ``max_history`` are finished, else a bounded view.
 
     Args:
@@ -59,8 +60,6 @@ def bounded_history(trials: Sequence[FrozenTrial], *, max_history: int, n_best: 
             ``max_history`` is an evenly spaced sample of the other finished trials, the latest included.
         direction: the single objective's direction; None (several objectives): no best trials are
             singled out, the whole view is the evenly spaced sample.
-        best: the ``n_best`` best feasible COMPLETE trials of ``trials`` when the caller keeps them
-            already (:class:`BoundedTPESampler` does, incrementally); None: found here.
 
     Returns:
         The view, in trial-number order.
@@ -73,9 +72,8 @@ def bounded_history(trials: Sequence[FrozenTrial], *, max_history: int, n_best: 
     running = [t for t in trials if not t.state.is_finished()]
     if len(finished) <= max_history:
         return list(trials)
-    if direction is None or n_best == 0:
-        best = []
-    elif best is None:
+    best: list[FrozenTrial] = []
+    if direction is not None and n_best > 0:
         sign = 1.0 if direction == StudyDirection.MAXIMIZE else -1.0
         best = sorted((t for t in finished if t.state == TrialState.COMPLETE and t.value is not None
                        and math.isfinite(t.value) and _feasible(t)), key=lambda t: _rank_key(t, sign))[:n_best]
@@ -131,9 +129,9 @@ class _HistoryView:
 
 
 class _History:
-    """The finished trials of one study as this process has seen them, kept up to date by reading only
-    the trials it has not seen finished (finished trials never change): one storage read of the whole
-    study when created, then O(new + running) per ``ask()`` instead of O(study).
+    """The finished trials of one study as this process has seen them, kept up to date by looking only
+    at the trials it has not seen finished (finished trials never change): O(new + running) per ``ask()``
+    instead of O(study).
 
     Attributes:
         finished: finished trials (any finished state), in number order.
@@ -149,7 +147,7 @@ class _History:
         self.best: list[FrozenTrial] = []
         self.n_modelled = 0
         self.pending: set[int] = set()  # numbers seen unfinished
-        self.next_number: int | None = None  # numbers from here on not read yet (None: nothing read yet)
+        self.next_number = 0  # numbers from here on not looked at yet
 
     def _add(self, new: list[FrozenTrial]) -> None:
         for trial in new:  # few per ask: O(log n) each, not a sort of the whole history
@@ -162,22 +160,21 @@ class _History:
             self.best.sort(key=lambda t: _rank_key(t, sign))
             del self.best[self.n_best:]
 
-    def refresh(self, study: Study, number: int) -> list[FrozenTrial]:
-        """Read what changed before trial ``number``; return the unfinished trials other than it (the
-        RUNNING trials of other workers, for the constant liar)."""
-        if self.next_number is None:  # the first ask of this process: the whole study once
-            trials = study._get_trials(deepcopy=False, use_cache=False)
-            fetched = [t for t in trials if t.number != number]
-            self.next_number = max((t.number for t in trials), default=-1) + 1
+    def refresh(self, study: Study) -> list[FrozenTrial]:
+        """Take in the trials finished since the last call; return the unfinished ones (RUNNING, for the
+        constant liar, and WAITING). The study is read through :func:`opt.studies.index.trials_of`
+        (only unfinished and new trials, shared with the search loop); only those are looked at here."""
+        trials = trials_of(study)
+        if trials and trials[-1].number != len(trials) - 1:  # not numbered 0..n-1: look trials up by number
+            by_number: Sequence[FrozenTrial] | dict[int, FrozenTrial] = {t.number: t for t in trials}
+            end = max(t.number for t in trials) + 1
         else:
-            storage, wanted = study._storage, sorted(self.pending | set(range(self.next_number, number)))
-            fetched = [storage.get_trial(storage.get_trial_id_from_study_id_trial_number(self.study_id, n))
-                       for n in wanted]
-            self.next_number = max(self.next_number, number + 1)
-        done = [t for t in fetched if t.state.is_finished()]
+            by_number, end = trials, len(trials)
+        fetched = [by_number[n] for n in sorted(self.pending | set(range(self.next_number, end)))]
+        self.next_number = end
         running = [t for t in fetched if not t.state.is_finished()]
-        self._add(done)
-        self.pending = {t.number for t in running} | {number}  # this trial finishes later: read it then
+        self._add([t for t in fetched if t.state.is_finished()])
+        self.pending = {t.number for t in running}
         return running
 
 
@@ -192,17 +189,21 @@ class BoundedTPESampler(TPESampler):
             ``constant_liar``, ``n_startup_trials``, ...).
 
     Raises:
-        ValueError: ``max_history < 1`` or ``n_best`` outside ``[0, max_history]``.
+        ValueError: ``max_history`` not a whole number >= 1 or null, ``n_best`` not a whole number >= 0
+            (an ``n_best`` above ``max_history`` is cut to it).
     """
 
     def __init__(self, *, max_history: int | None = 250, n_best: int = 50, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if max_history is not None:
-            bounded_history([], max_history=int(max_history), n_best=min(int(n_best), int(max_history)),
-                            direction=None)
+        for name, value in (("max_history", max_history), ("n_best", n_best)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"search.sampler.{name} must be a whole number of trials, got {value!r}")
+        if max_history is not None and max_history < 1 or n_best < 0:
+            raise ValueError(f"bounded TPE history needs search.sampler.max_history >= 1 (or null: no bound) and "
+                             f"search.sampler.n_best >= 0, got max_history={max_history}, n_best={n_best}")
         self._user_gamma = kwargs.get("gamma")
-        self._max_history = None if max_history is None else int(max_history)
-        self._n_best = int(n_best) if max_history is None else min(int(n_best), int(max_history))
+        self._max_history = max_history
+        self._n_best = n_best if max_history is None else min(n_best, max_history)
         self._view_of: tuple[int, int, list[FrozenTrial]] | None = None  # (study id, trial number, view)
         self._history: _History | None = None
 
@@ -212,7 +213,7 @@ class BoundedTPESampler(TPESampler):
             if self._history is None or self._history.study_id != study._study_id:
                 direction = None if study._is_multi_objective() else study.direction
                 self._history = _History(study, direction, self._n_best)
-            running = self._history.refresh(study, trial.number)
+            running = self._history.refresh(study)
             self._set_gamma(study, self._history.n_modelled)
             finished = self._history.finished
             if self._max_history is None:

@@ -24,13 +24,16 @@ __all__ = ["trials_of"]
 
 class _Index:
     def __init__(self, study: optuna.Study) -> None:
+        self._read_all(study)
+
+    def _read_all(self, study: optuna.Study) -> None:
         self.trials = list(study.get_trials(deepcopy=False))  # number order: trials[i].number == i
         self.pending = {t.number for t in self.trials if not t.state.is_finished()}
         self.exact = all(t.number == i for i, t in enumerate(self.trials))  # else: a full read each time
 
     def refresh(self, study: optuna.Study) -> None:
         if not self.exact:
-            self.__init__(study)  # type: ignore[misc]
+            self._read_all(study)
             return
         storage, study_id = study._storage, study._study_id
         pending = set()
